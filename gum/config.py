@@ -1,0 +1,101 @@
+"""Settings: defaults, then config.toml, then environment variables, then command-line flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+from .errors import ConfigError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+class Settings(BaseModel):
+    """Every setting gum reads; validated because it comes from a file and the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_name: str = ""
+    model: str = "embedded"
+    server_model: str = "default"
+    server_api_key: str = ""
+    n_ctx: int = Field(4096, ge=512, le=131072)
+    threads: int = Field(0, ge=0)
+    batch_size: int = Field(8, ge=1, le=256)
+    max_attempts: int = Field(3, ge=1, le=20)
+    observers: list[str] = ["screen", "input", "window"]
+    exclude_windows: list[str] = []
+    redact_patterns: list[str] = []
+    keep_screenshots: bool = False
+    screenshot_budget_mb: int = Field(500, ge=0)
+    screenshot_max_age_days: int = Field(7, ge=0)
+    api_port: int = Field(8765, ge=1, le=65535)
+
+
+# Environment variable -> setting. Lists are comma-separated.
+ENV = {
+    "GUM_USER_NAME": "user_name",
+    "GUM_MODEL": "model",
+    "GUM_SERVER_MODEL": "server_model",
+    "GUM_SERVER_API_KEY": "server_api_key",
+    "GUM_N_CTX": "n_ctx",
+    "GUM_THREADS": "threads",
+    "GUM_BATCH_SIZE": "batch_size",
+    "GUM_OBSERVERS": "observers",
+    "GUM_API_PORT": "api_port",
+    "GUM_KEEP_SCREENSHOTS": "keep_screenshots",
+}
+
+
+def config_path() -> Path:
+    """Where config.toml lives."""
+    return paths.config_dir() / "config.toml"
+
+
+def write_default_config(path: Path | None = None) -> Path:
+    """Write the commented-out defaults on first run, so the user can read what there is to set."""
+    from importlib import resources
+
+    path = path or config_path()
+    if not path.exists():
+        paths.ensure_private_dir(path.parent)
+        text = resources.files("gum.resources").joinpath("default_config.toml").read_text()
+        path.write_text(text)
+    return path
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from config.toml, the environment and `overrides` (flags; None means not given)."""
+    values: dict = {}
+    path = config_path()
+    if path.exists():
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc}); fix or delete it") from exc
+    for env, key in ENV.items():
+        raw = os.environ.get(env)
+        if raw is None or raw == "":
+            continue
+        if key == "observers":
+            values[key] = [] if raw.strip() == "none" else [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            values[key] = raw
+    extra_excludes = os.environ.get("GUM_EXCLUDE_WINDOWS")
+    if extra_excludes:
+        values["exclude_windows"] = list(values.get("exclude_windows", [])) + [
+            p.strip() for p in extra_excludes.split(",") if p.strip()
+        ]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where!r}: {first['msg']} (check {path} and GUM_* variables)") from exc

@@ -1,0 +1,410 @@
+"""The engine: observations in, revisable propositions out.
+
+As in the paper: propose propositions from observations, retrieve related existing ones, judge each pair
+identical / similar / unrelated, then attach evidence (identical), write a new version (similar) or insert
+(unrelated). Unlike the reference, nothing is deleted: an old version is marked superseded. What the user
+revoked or rejected is checked first and never comes back.
+
+Small local models do better with one small call per observation than with one call over a whole batch
+(FINDINGS.md), so the batch is a unit of scheduling and the observation the unit of work. Each
+observation's results commit in one transaction together with its removal from the queue: a crash loses at
+most the observation in flight, and nothing is processed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import prompts
+from .backends.base import Model
+from .confidence import Evidence, confidence
+from .errors import ModelError, ModelOutputError
+from .records import Observation, Proposition, Usage, iso
+from .similarity import similarity, terms
+from .store import BLOCKED, Store
+
+log = logging.getLogger("gum.engine")
+
+IDENTICAL = 0.75  # similarity at or above: the same claim, no model call needed
+UNRELATED = 0.2  # below: a different subject, no model call needed
+SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
+BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
+MAX_OBSERVATION_CHARS = 1500
+MIN_PROPOSITION_CHARS = 12
+
+LEVELS = [str(i) for i in range(1, 11)]
+
+
+class Proposal(BaseModel):
+    """One proposition as the model proposes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(min_length=1, max_length=400)
+    reasoning: str = Field(default="", max_length=600)
+    confidence: int = Field(ge=1, le=10)
+    decay: int = Field(ge=1, le=10)
+
+
+class Proposals(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    propositions: list[Proposal] = Field(min_length=1, max_length=3)
+
+
+class Judgement(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    relation: Literal["identical", "similar", "unrelated"]
+
+
+# Integers as enums of strings: llama.cpp's grammar does not enforce minimum/maximum, an enum it does.
+PROPOSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "propositions": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "minLength": 10, "maxLength": 200},
+                    "reasoning": {"type": "string", "maxLength": 200},
+                    "confidence": {"enum": [int(x) for x in LEVELS]},
+                    "decay": {"enum": [int(x) for x in LEVELS]},
+                },
+                "required": ["text", "reasoning", "confidence", "decay"],
+            },
+        }
+    },
+    "required": ["propositions"],
+}
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {"relation": {"enum": ["identical", "similar", "unrelated"]}},
+    "required": ["relation"],
+}
+
+
+def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
+    """Validate a model's answer, repairing what weak models commonly get wrong first.
+
+    Repairs: code fences around the JSON, prose before or after it, a truncated end (unclosed strings,
+    arrays and objects are closed), numbers sent as strings. Raises ModelOutputError if still invalid.
+    """
+    raw = text.strip()
+    raw = re.sub(r"^```(?:json)?\s*|\s*```$", "", raw)
+    start = min([i for i in (raw.find("{"), raw.find("[")) if i >= 0], default=-1)
+    if start > 0:
+        raw = raw[start:]
+    for candidate in (raw, _close_truncated(raw)):
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, list) and "propositions" in schema_type.model_fields:
+            data = {"propositions": data}
+        try:
+            return schema_type.model_validate(data)
+        except ValidationError as exc:
+            if isinstance(data, dict) and schema_type is Proposals:
+                # Keep the valid items of a partly valid answer (a truncated last item, say).
+                items = [p for p in data.get("propositions", []) if _valid(Proposal, p)]
+                if items:
+                    return Proposals(propositions=[Proposal.model_validate(p) for p in items[:3]])
+            raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
+    raise ModelOutputError(f"model output is not JSON: {text[:120]!r}")
+
+
+def _valid(model: type[BaseModel], data) -> bool:
+    try:
+        model.model_validate(data)
+        return True
+    except ValidationError:
+        return False
+
+
+def _close_truncated(text: str) -> str:
+    """Close what a cut-off JSON text left open, dropping a dangling key or comma."""
+    stack, in_str, esc = [], False, False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    out = text + ('"' if in_str else "")
+    out = re.sub(r',\s*"[^"]*"\s*:?\s*"?$', "", out) if not in_str else out
+    out = re.sub(r"[,:]\s*$", "", out)
+    return out + "".join(reversed(stack))
+
+
+@dataclass
+class Summary:
+    """What one run of the engine did."""
+
+    observations: int = 0
+    created: int = 0
+    revised: int = 0
+    attached: int = 0
+    refused: int = 0
+    failed: int = 0
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "observations": self.observations,
+            "created": self.created,
+            "revised": self.revised,
+            "attached": self.attached,
+            "refused": self.refused,
+            "failed": self.failed,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "model_seconds": round(self.usage.seconds, 2),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class Action:
+    kind: Literal["create", "revise", "attach", "refuse"]
+    proposal: Proposal
+    target: int | None = None
+    reason: str = ""
+
+
+class Engine:
+    """Turns queued observations into propositions with `model`, writing through `store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        model: Model,
+        *,
+        user_name: str = "",
+        batch_size: int = 8,
+        max_attempts: int = 3,
+        retries: int = 2,
+        use_judge: bool = True,
+    ):
+        self.store = store
+        self.model = model
+        self.user = user_name.strip() or "the user"
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.retries = retries
+        self.use_judge = use_judge
+        self._name_terms = frozenset(terms(self.user))
+
+    # -- model calls -------------------------------------------------------------------------------
+
+    def _ask(self, system: str, user: str, schema: dict, kind: type[BaseModel], usage: Usage, max_tokens: int):
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            # A retry samples a little hotter, so it does not repeat the same broken answer.
+            text, used = self.model.complete_json(
+                system, user, schema, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt
+            )
+            usage.add(used)
+            try:
+                return parse_json(text, kind)
+            except ModelOutputError as exc:
+                last = exc
+                log.info("malformed model output (attempt %d): %s", attempt + 1, exc)
+        raise ModelOutputError(f"{last} (after {self.retries + 1} attempts)")
+
+    def propose(self, obs: Observation, usage: Usage) -> list[Proposal]:
+        system = prompts.render("propose", user=self.user)
+        text = obs.text if len(obs.text) <= MAX_OBSERVATION_CHARS else obs.text[:MAX_OBSERVATION_CHARS] + " [...]"
+        user = prompts.fence(
+            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts)
+        )
+        answer = self._ask(system, user, PROPOSE_SCHEMA, Proposals, usage, max_tokens=200)
+        return [p for p in answer.propositions if self._acceptable(p)]
+
+    def _acceptable(self, p: Proposal) -> bool:
+        p.text = " ".join(p.text.split())
+        p.reasoning = " ".join(p.reasoning.split())
+        # A claim with no content words beyond the user's name says nothing.
+        return len(p.text) >= MIN_PROPOSITION_CHARS and bool(terms(p.text, self._name_terms))
+
+    def judge(self, existing: str, new: str, usage: Usage) -> str:
+        system = prompts.render("judge", user=self.user)
+        user = prompts.fence("existing", existing) + "\n" + prompts.fence("new", new)
+        return self._ask(system, user, JUDGE_SCHEMA, Judgement, usage, max_tokens=16).relation
+
+    # -- deciding what a proposal does -------------------------------------------------------------
+
+    def sim(self, a: str, b: str) -> float:
+        return similarity(a, b, self._name_terms)
+
+    def decide(self, proposal: Proposal, usage: Usage, earlier: list[Action] = ()) -> Action:
+        """Identical, similar or unrelated to what gum holds; refused if close to something revoked."""
+        for prop, _ in self.store.search(proposal.text, statuses=BLOCKED, limit=10):
+            if self.sim(prop.text, proposal.text) >= BLOCKED_NEAR:
+                return Action("refuse", proposal, prop.id, f"close to {prop.status} #{prop.id}")
+        for act in earlier:  # two proposals from one observation saying the same thing
+            if self.sim(act.proposal.text, proposal.text) >= IDENTICAL:
+                return Action("refuse", proposal, None, "repeats another proposal from this observation")
+        candidates = self.store.search(proposal.text, limit=5)
+        best, best_sim = None, 0.0
+        for prop, _ in candidates:
+            s = self.sim(prop.text, proposal.text)
+            if s > best_sim:
+                best, best_sim = prop, s
+        if best is None or best_sim < UNRELATED:
+            return Action("create", proposal)
+        if best_sim >= IDENTICAL:
+            relation = "identical"
+        elif self.use_judge:
+            try:
+                relation = self.judge(best.text, proposal.text, usage)
+            except ModelOutputError:
+                relation = "similar" if best_sim >= SIMILAR_WITHOUT_JUDGE else "unrelated"
+        else:
+            relation = "similar" if best_sim >= SIMILAR_WITHOUT_JUDGE else "unrelated"
+        if relation == "unrelated":
+            return Action("create", proposal)
+        if relation == "identical" or best.edited or best.feedback == "confirmed":
+            # The user's own words are not overwritten by the engine: new evidence attaches instead.
+            return Action("attach", proposal, best.id, relation)
+        return Action("revise", proposal, best.id, relation)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def _apply(self, obs: Observation, actions: list[Action], summary: Summary) -> None:
+        with self.store.transaction():
+            for act in actions:
+                p = act.proposal
+                if act.kind == "refuse":
+                    summary.refused += 1
+                    continue
+                if act.kind == "create":
+                    pid = self.store.insert_proposition(
+                        Proposition(text=p.text, reasoning=p.reasoning, confidence=p.confidence,
+                                    model_confidence=p.confidence, decay=p.decay, updated_at=obs.ts_end or obs.ts),
+                        [obs.id],
+                    )
+                    summary.created += 1
+                elif act.kind == "attach":
+                    pid = act.target
+                    self.store.add_evidence(pid, [obs.id])
+                    old = self.store.get(pid)
+                    if (obs.ts_end or obs.ts) > old.updated_at:
+                        self.store.touch(pid, updated_at=obs.ts_end or obs.ts)
+                    summary.attached += 1
+                else:
+                    old = self.store.get(act.target)
+                    pid = self.store.revise(
+                        old.id,
+                        Proposition(
+                            text=p.text,
+                            reasoning=p.reasoning,
+                            confidence=old.confidence,
+                            model_confidence=max(p.confidence, old.model_confidence or 0),
+                            # The longer-lasting reading wins: a refinement does not make a durable fact fleeting.
+                            decay=max(p.decay, old.decay),
+                            updated_at=max(obs.ts_end or obs.ts, old.updated_at),
+                        ),
+                        [obs.id],
+                    )
+                    summary.revised += 1
+                self.refresh_confidence(pid)
+            self.store.dequeue([obs.id])
+
+    def refresh_confidence(self, proposition_id: int) -> int:
+        """Recompute a proposition's confidence from its evidence (unless the user set it)."""
+        prop = self.store.get(proposition_id)
+        if prop.confidence_detail.get("user_set"):
+            return prop.confidence
+        evidence = self.store.evidence(proposition_id)
+        ev = Evidence(
+            observations=len(evidence),
+            apps=len({o.app for o in evidence if o.app}),
+            days=len({o.ts.date() for o in evidence}),
+            model_confidence=prop.model_confidence,
+        )
+        value, detail = confidence(ev)
+        self.store.touch(proposition_id, confidence=value, confidence_detail=detail)
+        return value
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def process_observation(self, obs: Observation, summary: Summary) -> None:
+        usage = summary.usage
+        if not obs.text.strip():
+            with self.store.transaction():
+                self.store.dequeue([obs.id])
+            summary.observations += 1
+            return
+        proposals = self.propose(obs, usage)
+        actions: list[Action] = []
+        for p in proposals:
+            actions.append(self.decide(p, usage, actions))
+        self._apply(obs, actions, summary)
+        summary.observations += 1
+
+    def run(
+        self,
+        *,
+        limit: int | None = None,
+        progress: Callable[[int, int, Observation, Summary], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Summary:
+        """Work through the queue (at most `limit` observations); errors set an observation aside, never crash."""
+        summary = Summary()
+        start = time.perf_counter()
+        total = self.store.queue_counts()["pending"]
+        if limit is not None:
+            total = min(total, limit)
+        done = 0
+        skipped: set[int] = set()
+        while limit is None or done < limit:
+            if should_stop and should_stop():
+                break
+            batch = [o for o in self.store.pending(self.batch_size + len(skipped), self.max_attempts)
+                     if o.id not in skipped][: self.batch_size]
+            if not batch:
+                break
+            for obs in batch:
+                if limit is not None and done >= limit:
+                    break
+                if should_stop and should_stop():
+                    break
+                try:
+                    self.process_observation(obs, summary)
+                except Exception as exc:  # a model error, malformed output after retries, a locked database
+                    if not isinstance(exc, ModelError):
+                        log.exception("unexpected error on observation #%s", obs.id)
+                    set_aside = self.store.record_failure(obs.id, str(exc), self.max_attempts)
+                    skipped.add(obs.id)
+                    summary.failed += 1
+                    summary.errors.append(f"observation #{obs.id}: {exc}")
+                    message = f"observation #{obs.id}: {exc}" + (" (set aside)" if set_aside else " (will retry)")
+                    self.store.log_event("batch", message)
+                    log.warning(message)
+                done += 1
+                if progress:
+                    progress(done, total, obs, summary)
+        summary.seconds = time.perf_counter() - start
+        return summary
+

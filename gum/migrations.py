@@ -1,0 +1,109 @@
+"""The whole schema history of gum's database. Append new migrations at the end; never edit an applied one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("gum")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    # Observations are never rewritten by the engine: propositions point at them as evidence.
+    # ts_end and repeats come from heartbeat merging: an unchanged screen extends the last observation
+    # instead of adding a new one, so dwell time is measured rather than guessed.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS observations (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            ts_end TEXT NOT NULL,
+            observer TEXT NOT NULL,
+            app TEXT NOT NULL DEFAULT '',
+            window TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            content_hash TEXT NOT NULL,
+            image_path TEXT,
+            repeats INTEGER NOT NULL DEFAULT 1,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS observations_ts ON observations(ts)")
+    db.execute("CREATE INDEX IF NOT EXISTS observations_hash ON observations(content_hash)")
+    # The durable work queue: a row per observation the model has not yet been through. A batch's results
+    # and the deletion of its queue rows commit in one transaction, so a crash mid-batch loses nothing and
+    # processes nothing twice. 'failed' rows are kept, with the reason, for a later retry.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS queue (
+            observation_id INTEGER PRIMARY KEY REFERENCES observations(id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            enqueued_at TEXT NOT NULL
+        )"""
+    )
+    # Propositions keep every version: a revision inserts a new row that points at the one it revised
+    # (revises_id) and marks that one 'superseded'. root_id names the whole lineage.
+    # confidence is what gum believes (computed from evidence); model_confidence is what the model said.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS propositions (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL,
+            reasoning TEXT NOT NULL DEFAULT '',
+            confidence INTEGER NOT NULL CHECK (confidence BETWEEN 1 AND 10),
+            model_confidence INTEGER,
+            decay INTEGER NOT NULL CHECK (decay BETWEEN 1 AND 10),
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'superseded', 'revoked', 'rejected')),
+            version INTEGER NOT NULL DEFAULT 1,
+            revises_id INTEGER REFERENCES propositions(id),
+            root_id INTEGER,
+            feedback TEXT CHECK (feedback IN ('confirmed', 'rejected')),
+            edited INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT 'model',
+            confidence_detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS propositions_status ON propositions(status, updated_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS propositions_root ON propositions(root_id)")
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS evidence (
+            proposition_id INTEGER NOT NULL REFERENCES propositions(id) ON DELETE CASCADE,
+            observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (proposition_id, observation_id)
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS evidence_observation ON evidence(observation_id)")
+    # What the user said about a proposition, with the confidence it had then: the calibration view
+    # is built from these rows.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS feedback_log (
+            id INTEGER PRIMARY KEY,
+            proposition_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            confidence INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}',
+            at TEXT NOT NULL
+        )"""
+    )
+    # Why a batch could not be processed, kept for `gum status`.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL
+        )"""
+    )
+    db["propositions"].enable_fts(["text", "reasoning"], create_triggers=True, tokenize="porter", replace=True)
+    db["observations"].enable_fts(["app", "window", "text"], create_triggers=True, tokenize="porter", replace=True)

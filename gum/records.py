@@ -1,0 +1,87 @@
+"""The plain records gum passes around inside: observations, propositions and what links them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the second (stored as ISO 8601 text)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 text in UTC for a datetime (naive ones are taken as UTC)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_ts(value) -> datetime:
+    """A datetime from ISO text, a number of seconds since the epoch, or a datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, (int, float)):
+        dt = datetime.fromtimestamp(value, timezone.utc)
+    else:
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+@dataclass
+class Observation:
+    """One thing an observer saw: screen text, a window switch, a burst of input, a line of a transcript."""
+
+    observer: str
+    text: str
+    ts: datetime = field(default_factory=utcnow)
+    app: str = ""
+    window: str = ""
+    image_path: str | None = None
+    meta: dict = field(default_factory=dict)
+    id: int | None = None
+    ts_end: datetime | None = None
+
+
+@dataclass
+class Proposition:
+    """One claim about the user, with how sure gum is (confidence) and how long it should last (decay)."""
+
+    text: str
+    reasoning: str = ""
+    confidence: int = 5
+    decay: int = 5
+    id: int | None = None
+    status: str = "active"
+    version: int = 1
+    revises_id: int | None = None
+    root_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    feedback: str | None = None
+    edited: bool = False
+    source: str = "model"
+    model_confidence: int | None = None
+    evidence_count: int = 0
+    confidence_detail: dict = field(default_factory=dict)
+    score: float | None = None
+
+
+@dataclass
+class Usage:
+    """Tokens a model call consumed and how long it took."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: "Usage") -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.seconds += other.seconds

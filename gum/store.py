@@ -1,0 +1,554 @@
+"""The storage layer: observations, the work queue, propositions with their versions and evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlite_utils import Database
+
+from .db import open_db
+from .errors import InputError, NotFound
+from .records import Observation, Proposition, iso, parse_ts, utcnow
+
+# Statuses a user sees by default; superseded versions live in history, revoked and rejected ones never
+# show again.
+VISIBLE = ("active",)
+# Propositions the engine must never re-create, nor anything close to them.
+BLOCKED = ("revoked", "rejected")
+
+_WORD = re.compile(r"[\w][\w'-]*", re.UNICODE)
+
+
+def content_hash(observer: str, app: str, window: str, text: str) -> str:
+    """A stable hash of what an observation says, used to merge repeats of an unchanged screen."""
+    h = hashlib.sha256()
+    for part in (observer, app, window, text):
+        h.update(part.encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression for free text: every word quoted (so nothing in it is FTS syntax), ORed."""
+    words = [w.strip("'-") for w in _WORD.findall(text.lower())]
+    words = [w for w in words if len(w) > 1 and w not in STOPWORDS]
+    if not words:
+        return ""
+    seen: list[str] = []
+    for w in words:
+        if w not in seen:
+            seen.append(w)
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen[:32])
+
+
+STOPWORDS = frozenset(
+    """a an the and or but if of in on at to for from by with about as is are was were be been being has have
+    had do does did this that these those it its he she they them his her their i me my we our you your
+    user users who what which when where how not no yes so than then there here into over under up down
+    out very can could should would will may might just also""".split()
+)
+
+
+def _row_to_observation(row: dict) -> Observation:
+    return Observation(
+        id=row["id"],
+        observer=row["observer"],
+        text=row["text"],
+        ts=parse_ts(row["ts"]),
+        ts_end=parse_ts(row["ts_end"]),
+        app=row["app"],
+        window=row["window"],
+        image_path=row["image_path"],
+        meta={**json.loads(row["meta"] or "{}"), "repeats": row["repeats"]},
+    )
+
+
+def _row_to_proposition(row: dict) -> Proposition:
+    return Proposition(
+        id=row["id"],
+        text=row["text"],
+        reasoning=row["reasoning"],
+        confidence=row["confidence"],
+        model_confidence=row["model_confidence"],
+        decay=row["decay"],
+        status=row["status"],
+        version=row["version"],
+        revises_id=row["revises_id"],
+        root_id=row["root_id"],
+        feedback=row["feedback"],
+        edited=bool(row["edited"]),
+        source=row["source"],
+        confidence_detail=json.loads(row["confidence_detail"] or "{}"),
+        created_at=parse_ts(row["created_at"]),
+        updated_at=parse_ts(row["updated_at"]),
+        evidence_count=row.get("evidence_count") or 0,
+    )
+
+
+_PROP_SELECT = """
+    SELECT p.*, (SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count
+    FROM propositions p
+"""
+
+
+class Store:
+    """All reads and writes of gum's database go through here."""
+
+    def __init__(self, db: Database | None = None, path: Path | None = None):
+        self.db = db if db is not None else open_db(path)
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (nested calls join the outer one)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        cur = self.db.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def log_event(self, kind: str, message: str) -> None:
+        """Keep a line for `gum status` (a batch set aside, an observer that stopped)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", [iso(utcnow()), kind, message[:2000]]
+            )
+
+    def recent_events(self, limit: int = 10) -> list[dict]:
+        return self._rows("SELECT * FROM events ORDER BY id DESC LIMIT ?", [limit])
+
+    # -- observations ------------------------------------------------------------------------------
+
+    def add_observation(
+        self, obs: Observation, *, merge_within: timedelta | None = timedelta(minutes=10), enqueue: bool = True
+    ) -> tuple[int, bool]:
+        """Store an observation; return (id, merged).
+
+        When the previous observation of the same observer says exactly the same thing and ended within
+        `merge_within`, it is extended instead (a heartbeat): ts_end moves forward and repeats grows.
+        """
+        if not isinstance(obs.text, str):
+            raise InputError("observation text must be a string")
+        h = content_hash(obs.observer, obs.app, obs.window, obs.text)
+        ts = obs.ts
+        ts_end = obs.ts_end or ts
+        with self.transaction():
+            if merge_within is not None:
+                last = self._rows(
+                    "SELECT id, content_hash, ts_end FROM observations WHERE observer = ? "
+                    "ORDER BY ts_end DESC, id DESC LIMIT 1",
+                    [obs.observer],
+                )
+                if last and last[0]["content_hash"] == h:
+                    prev_end = parse_ts(last[0]["ts_end"])
+                    if timedelta(0) <= ts - prev_end <= merge_within or ts <= prev_end:
+                        self.db.execute(
+                            "UPDATE observations SET ts_end = max(ts_end, ?), repeats = repeats + 1 WHERE id = ?",
+                            [iso(ts_end), last[0]["id"]],
+                        )
+                        obs.id = last[0]["id"]
+                        return last[0]["id"], True
+            cur = self.db.execute(
+                "INSERT INTO observations (ts, ts_end, observer, app, window, text, content_hash, image_path, "
+                "meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    iso(ts),
+                    iso(ts_end),
+                    obs.observer,
+                    obs.app or "",
+                    obs.window or "",
+                    obs.text,
+                    h,
+                    obs.image_path,
+                    json.dumps(obs.meta or {}),
+                    iso(utcnow()),
+                ],
+            )
+            obs.id = cur.lastrowid
+            if enqueue:
+                self.db.execute(
+                    "INSERT INTO queue (observation_id, enqueued_at) VALUES (?, ?)", [obs.id, iso(utcnow())]
+                )
+        return obs.id, False
+
+    def get_observation(self, obs_id: int) -> Observation:
+        rows = self._rows("SELECT * FROM observations WHERE id = ?", [obs_id])
+        if not rows:
+            raise NotFound(f"no observation #{obs_id}")
+        return _row_to_observation(rows[0])
+
+    def observations(
+        self, *, limit: int = 50, since: datetime | None = None, until: datetime | None = None, q: str = ""
+    ) -> list[Observation]:
+        """Observations, newest first, optionally matching free text."""
+        where, params = ["1=1"], []
+        if since:
+            where.append("o.ts_end >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("o.ts <= ?")
+            params.append(iso(until))
+        match = fts_query(q) if q else ""
+        if match:
+            sql = (
+                "SELECT o.* FROM observations o JOIN observations_fts f ON f.rowid = o.id "
+                f"WHERE observations_fts MATCH ? AND {' AND '.join(where)} ORDER BY bm25(observations_fts) LIMIT ?"
+            )
+            params = [match, *params, limit]
+        else:
+            sql = f"SELECT o.* FROM observations o WHERE {' AND '.join(where)} ORDER BY o.ts DESC, o.id DESC LIMIT ?"
+            params.append(limit)
+        return [_row_to_observation(r) for r in self._rows(sql, params)]
+
+    # -- the queue ---------------------------------------------------------------------------------
+
+    def pending(self, limit: int, max_attempts: int = 3) -> list[Observation]:
+        """The oldest observations still waiting for the model."""
+        rows = self._rows(
+            "SELECT o.* FROM queue q JOIN observations o ON o.id = q.observation_id "
+            "WHERE q.state = 'pending' AND q.attempts < ? ORDER BY o.ts, o.id LIMIT ?",
+            [max_attempts, limit],
+        )
+        return [_row_to_observation(r) for r in rows]
+
+    def dequeue(self, observation_ids: Iterable[int]) -> None:
+        """Mark observations processed. Call inside the transaction that stores what they produced."""
+        ids = list(observation_ids)
+        if ids:
+            self.db.execute(
+                f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(ids))})", ids
+            )
+
+    def record_failure(self, observation_id: int, error: str, max_attempts: int) -> bool:
+        """Count a failed attempt; after `max_attempts` the observation is set aside. True if set aside."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE queue SET attempts = attempts + 1, last_error = ?, "
+                "state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE state END WHERE observation_id = ?",
+                [error[:1000], max_attempts, observation_id],
+            )
+            row = self._rows("SELECT state FROM queue WHERE observation_id = ?", [observation_id])
+        return bool(row) and row[0]["state"] == "failed"
+
+    def retry_failed(self) -> int:
+        """Put set-aside observations back in the queue; returns how many."""
+        with self.transaction():
+            cur = self.db.execute("UPDATE queue SET state = 'pending', attempts = 0 WHERE state = 'failed'")
+        return cur.rowcount
+
+    def queue_counts(self) -> dict:
+        rows = self._rows("SELECT state, COUNT(*) AS n FROM queue GROUP BY state")
+        counts = {"pending": 0, "failed": 0}
+        counts.update({r["state"]: r["n"] for r in rows})
+        return counts
+
+    # -- propositions ------------------------------------------------------------------------------
+
+    def insert_proposition(self, prop: Proposition, evidence: Iterable[int] = ()) -> int:
+        """Insert a new proposition (version 1 of a new lineage) with its evidence."""
+        now = iso(prop.updated_at or utcnow())
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO propositions (text, reasoning, confidence, model_confidence, decay, status, version, "
+                "revises_id, root_id, feedback, edited, source, confidence_detail, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    prop.text,
+                    prop.reasoning,
+                    _clamp(prop.confidence),
+                    prop.model_confidence,
+                    _clamp(prop.decay),
+                    prop.status,
+                    prop.version,
+                    prop.revises_id,
+                    prop.root_id,
+                    prop.feedback,
+                    int(prop.edited),
+                    prop.source,
+                    json.dumps(prop.confidence_detail or {}),
+                    iso(prop.created_at or utcnow()),
+                    now,
+                ],
+            )
+            pid = cur.lastrowid
+            if prop.root_id is None:
+                self.db.execute("UPDATE propositions SET root_id = ? WHERE id = ?", [pid, pid])
+            self.add_evidence(pid, evidence)
+        prop.id = pid
+        return pid
+
+    def add_evidence(self, proposition_id: int, observation_ids: Iterable[int]) -> int:
+        """Link observations to a proposition as its evidence; returns how many links were new."""
+        added = 0
+        with self.transaction():
+            for oid in observation_ids:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO evidence (proposition_id, observation_id, added_at) VALUES (?, ?, ?)",
+                    [proposition_id, oid, iso(utcnow())],
+                )
+                added += cur.rowcount
+        return added
+
+    def touch(self, proposition_id: int, **fields) -> None:
+        """Update fields of a proposition in place (confidence, confidence_detail, updated_at...)."""
+        if "confidence_detail" in fields:
+            fields["confidence_detail"] = json.dumps(fields["confidence_detail"])
+        if "updated_at" in fields and isinstance(fields["updated_at"], datetime):
+            fields["updated_at"] = iso(fields["updated_at"])
+        for key in ("confidence", "decay"):
+            if key in fields:
+                fields[key] = _clamp(fields[key])
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction():
+            self.db.execute(f"UPDATE propositions SET {sets} WHERE id = ?", [*fields.values(), proposition_id])
+
+    def revise(self, old_id: int, new: Proposition, evidence: Iterable[int] = ()) -> int:
+        """Write `new` as the next version of proposition `old_id`; the old one is kept, marked superseded.
+
+        The new version inherits the old one's evidence, so every version carries all that supports it.
+        """
+        with self.transaction():
+            old = self.get(old_id)
+            new.revises_id = old.id
+            new.root_id = old.root_id or old.id
+            new.version = old.version + 1
+            new.created_at = old.created_at
+            new.status = "active"
+            new.feedback = None
+            self.db.execute("UPDATE propositions SET status = 'superseded' WHERE id = ?", [old.id])
+            inherited = [e["observation_id"] for e in self._rows(
+                "SELECT observation_id FROM evidence WHERE proposition_id = ?", [old.id])]
+            pid = self.insert_proposition(new, [*inherited, *evidence])
+        return pid
+
+    def get(self, proposition_id: int) -> Proposition:
+        rows = self._rows(_PROP_SELECT + " WHERE p.id = ?", [proposition_id])
+        if not rows:
+            raise NotFound(f"no proposition #{proposition_id}")
+        return _row_to_proposition(rows[0])
+
+    def current(self, proposition_id: int) -> Proposition:
+        """The latest version of the lineage `proposition_id` belongs to."""
+        prop = self.get(proposition_id)
+        rows = self._rows(
+            _PROP_SELECT + " WHERE p.root_id = ? ORDER BY p.version DESC LIMIT 1", [prop.root_id or prop.id]
+        )
+        return _row_to_proposition(rows[0]) if rows else prop
+
+    def history(self, proposition_id: int) -> list[Proposition]:
+        """Every version of the proposition's lineage, oldest first."""
+        prop = self.get(proposition_id)
+        rows = self._rows(_PROP_SELECT + " WHERE p.root_id = ? ORDER BY p.version", [prop.root_id or prop.id])
+        return [_row_to_proposition(r) for r in rows]
+
+    def evidence(self, proposition_id: int) -> list[Observation]:
+        rows = self._rows(
+            "SELECT o.* FROM evidence e JOIN observations o ON o.id = e.observation_id "
+            "WHERE e.proposition_id = ? ORDER BY o.ts",
+            [proposition_id],
+        )
+        return [_row_to_observation(r) for r in rows]
+
+    def propositions(
+        self,
+        *,
+        statuses: tuple[str, ...] = VISIBLE,
+        limit: int | None = 50,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order: str = "p.updated_at DESC, p.id DESC",
+    ) -> list[Proposition]:
+        where = [f"p.status IN ({','.join('?' * len(statuses))})"]
+        params: list = list(statuses)
+        if since:
+            where.append("p.updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("p.created_at <= ?")
+            params.append(iso(until))
+        sql = _PROP_SELECT + f" WHERE {' AND '.join(where)} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_proposition(r) for r in self._rows(sql, params)]
+
+    def search(
+        self,
+        text: str,
+        *,
+        statuses: tuple[str, ...] = VISIBLE,
+        limit: int = 50,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[Proposition, float]]:
+        """Full-text candidates with their BM25 relevance (higher is better), best first."""
+        match = fts_query(text)
+        if not match:
+            return []
+        where = [f"p.status IN ({','.join('?' * len(statuses))})"]
+        params: list = [match, *statuses]
+        if since:
+            where.append("p.updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("p.created_at <= ?")
+            params.append(iso(until))
+        sql = (
+            "SELECT p.*, -bm25(propositions_fts) AS relevance, "
+            "(SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count "
+            "FROM propositions_fts JOIN propositions p ON p.id = propositions_fts.rowid "
+            f"WHERE propositions_fts MATCH ? AND {' AND '.join(where)} "
+            "ORDER BY bm25(propositions_fts) LIMIT ?"
+        )
+        params.append(limit)
+        return [(_row_to_proposition(r), float(r["relevance"])) for r in self._rows(sql, params)]
+
+    # -- what the user says ------------------------------------------------------------------------
+
+    def _log_feedback(self, prop: Proposition, action: str, **detail) -> None:
+        self.db.execute(
+            "INSERT INTO feedback_log (proposition_id, action, confidence, detail, at) VALUES (?, ?, ?, ?, ?)",
+            [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow())],
+        )
+
+    def confirm(self, proposition_id: int) -> Proposition:
+        """The user says it is true."""
+        with self.transaction():
+            prop = self.current(proposition_id)
+            self._require_visible(prop)
+            self.db.execute("UPDATE propositions SET feedback = 'confirmed' WHERE id = ?", [prop.id])
+            self._log_feedback(prop, "confirm")
+        return self.get(prop.id)
+
+    def reject(self, proposition_id: int) -> Proposition:
+        """The user says it is false: it is hidden, kept for calibration, and never inferred again."""
+        with self.transaction():
+            prop = self.current(proposition_id)
+            self._require_visible(prop)
+            self.db.execute(
+                "UPDATE propositions SET feedback = 'rejected', status = 'rejected' WHERE id = ?", [prop.id]
+            )
+            self._log_feedback(prop, "reject")
+        return self.get(prop.id)
+
+    def edit(self, proposition_id: int, *, text: str | None = None, confidence: int | None = None) -> Proposition:
+        """The user rewrites a proposition: a new version, marked edited, that the engine will not overwrite."""
+        with self.transaction():
+            prop = self.current(proposition_id)
+            self._require_visible(prop)
+            new = Proposition(
+                text=(text or prop.text).strip(),
+                reasoning=prop.reasoning,
+                confidence=confidence if confidence is not None else prop.confidence,
+                model_confidence=prop.model_confidence,
+                decay=prop.decay,
+                edited=True,
+                source=prop.source,
+                confidence_detail={"user_set": confidence is not None, **prop.confidence_detail},
+            )
+            pid = self.revise(prop.id, new)
+            self._log_feedback(prop, "edit", new_id=pid, text=text, confidence=confidence)
+        return self.get(pid)
+
+    def revoke(self, proposition_id: int, *, with_evidence: bool = False) -> Proposition:
+        """Forget a proposition: every version hidden everywhere, and never re-inferred.
+
+        The text is kept, so the engine can recognise and refuse it (or anything close to it) later.
+        With `with_evidence`, the observations behind it are deleted too (unless other live propositions
+        still rest on them).
+        """
+        with self.transaction():
+            prop = self.current(proposition_id)
+            if prop.status == "revoked":
+                return prop
+            root = prop.root_id or prop.id
+            self.db.execute(
+                "UPDATE propositions SET status = 'revoked' WHERE root_id = ? AND status = 'active'",
+                [root],
+            )
+            self.db.execute("UPDATE propositions SET status = 'revoked' WHERE id = ?", [prop.id])
+            self._log_feedback(prop, "revoke", with_evidence=with_evidence)
+            if with_evidence:
+                obs_ids = [r["observation_id"] for r in self._rows(
+                    "SELECT DISTINCT e.observation_id FROM evidence e JOIN propositions p ON p.id = e.proposition_id "
+                    "WHERE p.root_id = ?", [root])]
+                for oid in obs_ids:
+                    others = self._rows(
+                        "SELECT 1 FROM evidence e JOIN propositions p ON p.id = e.proposition_id "
+                        "WHERE e.observation_id = ? AND p.root_id != ? AND p.status = 'active' LIMIT 1",
+                        [oid, root],
+                    )
+                    if not others:
+                        self.db.execute("DELETE FROM evidence WHERE observation_id = ?", [oid])
+                        self.db.execute("DELETE FROM queue WHERE observation_id = ?", [oid])
+                        self.db.execute("DELETE FROM observations WHERE id = ?", [oid])
+        return self.get(prop.id)
+
+    def add_by_hand(self, text: str, *, confidence: int = 10, decay: int = 8) -> Proposition:
+        """A proposition the user wrote themselves."""
+        pid = self.insert_proposition(
+            Proposition(text=text.strip(), reasoning="Added by the user.", confidence=confidence, decay=decay,
+                        source="user", edited=True, feedback="confirmed",
+                        confidence_detail={"user_set": True})
+        )
+        return self.get(pid)
+
+    def _require_visible(self, prop: Proposition) -> None:
+        if prop.status != "active":
+            raise NotFound(f"proposition #{prop.id} is {prop.status}")
+
+    def calibration(self) -> list[dict]:
+        """Per confidence level: how many propositions the user confirmed and rejected."""
+        rows = self._rows(
+            "SELECT confidence, SUM(action = 'confirm') AS confirmed, SUM(action = 'reject') AS rejected "
+            "FROM feedback_log WHERE action IN ('confirm', 'reject') GROUP BY confidence ORDER BY confidence"
+        )
+        return rows
+
+    # -- overview ----------------------------------------------------------------------------------
+
+    def counts(self) -> dict:
+        rows = self._rows("SELECT status, COUNT(*) AS n FROM propositions GROUP BY status")
+        props = {r["status"]: r["n"] for r in rows}
+        return {
+            "observations": self._rows("SELECT COUNT(*) AS n FROM observations")[0]["n"],
+            "propositions": props,
+            "queue": self.queue_counts(),
+        }
+
+    def export(self) -> dict:
+        """Everything, as plain JSON-able data."""
+        return {
+            "observations": self._rows("SELECT * FROM observations ORDER BY id"),
+            "propositions": self._rows("SELECT * FROM propositions ORDER BY id"),
+            "evidence": self._rows("SELECT * FROM evidence ORDER BY proposition_id, observation_id"),
+            "feedback": self._rows("SELECT * FROM feedback_log ORDER BY id"),
+        }
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+def _clamp(value) -> int:
+    return max(1, min(10, int(round(float(value)))))

@@ -1,0 +1,1 @@
+"""Prompts, icons and the default config, shipped as package data (imported as gum.resources)."""
