@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +37,9 @@ class Settings(BaseModel):
     screenshot_budget_mb: int = Field(500, ge=0)
     screenshot_max_age_days: int = Field(7, ge=0)
     api_port: int = Field(8765, ge=1, le=65535)
+    # Where the encryption key lives (gum/keys.py): auto = OS keyring, else a 0600 key file.
+    key_store: Literal["auto", "keyring", "file", "passphrase"] = "auto"
+    key_file: str = ""
 
 
 # Environment variable -> setting. Lists are comma-separated.
@@ -50,6 +54,8 @@ ENV = {
     "GUM_OBSERVERS": "observers",
     "GUM_API_PORT": "api_port",
     "GUM_KEEP_SCREENSHOTS": "keep_screenshots",
+    "GUM_KEY_STORE": "key_store",
+    "GUM_KEY_FILE": "key_file",
 }
 
 

@@ -20,6 +20,11 @@ def gum_dirs(tmp_path, monkeypatch):
     for var in ("GUM_MODEL", "GUM_USER_NAME", "GUM_OBSERVERS", "GUM_EXCLUDE_WINDOWS", "GUM_API_PORT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    # Never the real OS keyring or a real key file: a key file in this test's folder (a test that wants a
+    # keyring sets GUM_KEY_STORE itself and installs an in-memory backend with keyring.set_keyring).
+    monkeypatch.setenv("GUM_KEY_STORE", "file")
+    monkeypatch.setenv("GUM_KEY_FILE", str(tmp_path / "keys" / "master.key"))
+    monkeypatch.delenv("GUM_PASSPHRASE", raising=False)
     return data
 
 
