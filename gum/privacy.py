@@ -3,20 +3,27 @@
 Redacted: payment card numbers (that pass the Luhn check), API keys and tokens in common formats, private key
 blocks, IBANs (checksum verified), and the value after "password:"-like labels. More patterns can be added in
 config.toml (`redact_patterns`, regular expressions). Each replacement is counted, by kind.
+
+Excluded windows (password managers, private browser windows, the lock screen, and the user's own
+`exclude_windows` patterns) are never captured: `Exclusions.matches(app, title)` decides.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+
+from .errors import ConfigError
 
 PLACEHOLDER = "[REDACTED:{kind}]"
 
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
 _PRIVATE_KEY = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
 )
 _TOKENS = [
     ("api_key", re.compile(r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{16,}")),
@@ -69,7 +76,24 @@ class Redactor:
     counts: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._extra = [re.compile(p) for p in self.extra_patterns]
+        self._extra = []
+        for p in self.extra_patterns:
+            try:
+                self._extra.append(re.compile(p))
+            except re.error as exc:
+                raise ConfigError(f"redact_patterns: {p!r} is not a valid regular expression ({exc})") from exc
+        self._lock = threading.Lock()
+
+    def redact_counting(self, text: str) -> tuple[str, int]:
+        """Redacted text and how many replacements this call made (safe to call from several threads)."""
+        with self._lock:
+            before = sum(self.counts.values())
+            text = self.redact(text)
+            return text, sum(self.counts.values()) - before
+
+    def report(self) -> dict:
+        """Replacements so far, by kind, and in total (for status and the tray)."""
+        return {"total": sum(self.counts.values()), **dict(self.counts)}
 
     def redact(self, text: str) -> str:
         if not text:
@@ -98,3 +122,40 @@ class Redactor:
 def redact(text: str) -> str:
     """Redact with the built-in patterns only."""
     return Redactor().redact(text)
+
+
+# Windows never captured, matched against the window title and the app name. Password managers, private
+# browsing, and lock screens show exactly what must never reach the database or the model.
+DEFAULT_EXCLUDED_WINDOWS = [
+    "1Password", "Bitwarden", "KeePass", "LastPass", "Dashlane", "Enpass", "NordPass", "Proton Pass",
+    "RoboForm", "Keeper Password", "Keychain Access", "Passwords and Keys", "Seahorse", "Password Safe",
+    "Private Browsing", "InPrivate", "Incognito", "Tor Browser",
+    "Lock Screen", "LockApp", "loginwindow", "screensaver", "i3lock", "swaylock", "xsecurelock",
+    "light-locker", "xlock",
+]
+
+
+@dataclass
+class Exclusions:
+    """Window-title and app-name patterns that must never be captured (case-insensitive).
+
+    A pattern with `*`, `?` or `[` is a glob over the whole title or app name; any other pattern matches
+    anywhere inside either ("Incognito" matches "New Tab - Google Chrome (Incognito)").
+    """
+
+    patterns: list[str] = field(default_factory=list)
+    defaults: bool = True
+
+    def __post_init__(self) -> None:
+        every = (DEFAULT_EXCLUDED_WINDOWS if self.defaults else []) + list(self.patterns)
+        self._globs = [p.lower() for p in every if any(c in p for c in "*?[")]
+        self._subs = [p.lower() for p in every if p.strip() and not any(c in p for c in "*?[")]
+
+    def matches(self, app: str | None, title: str | None) -> bool:
+        """True if a window with this app name or title is excluded."""
+        for value in ((app or "").lower(), (title or "").lower()):
+            if not value:
+                continue
+            if any(s in value for s in self._subs) or any(fnmatch.fnmatchcase(value, g) for g in self._globs):
+                return True
+        return False
