@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "token": ("gum.api.tokens", "token_command"),
     "mcp": ("gum.mcp_server", "mcp_command"),
     "ui": ("gum.ui.app", "ui_command"),
+    "backup": ("gum.backup", "backup_command"),
 }
 
 
@@ -366,10 +367,12 @@ def status(as_json, data_dir, model_spec):
     """Where the data lives, the model in use, counts and the queue."""
     from .config import config_path
     from .db import db_path
+    from .keys import protection
 
     _apply_common(data_dir, model_spec)
     settings = _settings()
     store = _store()
+    protected = protection()
     counts = store.counts()
     events = store.recent_events(5)
     info = {
@@ -377,6 +380,7 @@ def status(as_json, data_dir, model_spec):
         "config": str(config_path()),
         "model": settings.model,
         "user_name": settings.user_name,
+        "protection": {"store": protected.store, "where": protected.where, "summary": protected.describe()},
         **counts,
         "last_errors": [f"{e['at']} {e['message']}" for e in events],
     }
@@ -385,6 +389,7 @@ def status(as_json, data_dir, model_spec):
         return
     click.echo(f"Database:     {info['database']}")
     click.echo(f"Config:       {info['config']}")
+    click.echo(f"Protection:   {protected.describe()}")
     click.echo(f"Model:        {settings.model}")
     props = counts["propositions"]
     click.echo(f"Observations: {counts['observations']}")
