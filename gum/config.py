@@ -37,6 +37,7 @@ class Settings(BaseModel):
     screenshot_budget_mb: int = Field(500, ge=0)
     screenshot_max_age_days: int = Field(7, ge=0)
     api_port: int = Field(8765, ge=1, le=65535)
+    api_rate_limit: int = Field(600, ge=0, le=1_000_000)  # requests per minute per API token; 0: no limit
     # Where the encryption key lives (gum/keys.py): auto = OS keyring, else a 0600 key file.
     key_store: Literal["auto", "keyring", "file", "passphrase"] = "auto"
     key_file: str = ""

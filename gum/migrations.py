@@ -107,3 +107,38 @@ def m001_initial(db: Database) -> None:
     )
     db["propositions"].enable_fts(["text", "reasoning"], create_triggers=True, tokenize="porter", replace=True)
     db["observations"].enable_fts(["app", "window", "text"], create_triggers=True, tokenize="porter", replace=True)
+
+
+@migrations()
+def m_api_001_tokens(db: Database) -> None:
+    # Plugins reach the local API with bearer tokens. Only the sha256 of a token is kept: a copy of the
+    # database does not hand out access. Revoked tokens stay (revoked = 1) so the access log keeps a name
+    # for every line; a name is unique among live tokens only, so a revoked name can be given out again.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            revoked_at TEXT
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_live_name ON api_tokens(name) WHERE revoked = 0")
+    # Every plugin access, so the user can see who read what: plugin, endpoint, when, how many items.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS api_access_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            plugin TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            items INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS api_access_log_at ON api_access_log(at)")

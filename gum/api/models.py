@@ -1,0 +1,83 @@
+"""What crosses the API's edge: request bodies (pydantic, strict) and the JSON shapes of records."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..records import Observation, Proposition, iso
+from .tokens import SCOPES
+
+MAX_TEXT = 2000
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddBody(Body):
+    """POST /v1/propositions."""
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT, pattern=r"\S")
+    confidence: int | None = Field(None, ge=1, le=10)
+
+
+class EditBody(Body):
+    """PATCH /v1/propositions/{id}: at least one of text and confidence."""
+
+    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT, pattern=r"\S")
+    confidence: int | None = Field(None, ge=1, le=10)
+
+
+class RevokeBody(Body):
+    """POST /v1/propositions/{id}/revoke."""
+
+    with_evidence: bool = False
+
+
+class PauseBody(Body):
+    """POST /v1/pause: seconds to pause, or null for until resumed (at most 30 days)."""
+
+    seconds: float | None = Field(None, gt=0, le=30 * 86400)
+
+
+class TokenBody(Body):
+    """POST /v1/tokens."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    scopes: list[str] = Field(min_length=1, max_length=len(SCOPES),
+                              json_schema_extra={"items": {"type": "string", "enum": list(SCOPES)}})
+
+
+def prop_json(p: Proposition) -> dict:
+    """The P shape of the contract."""
+    return {
+        "id": p.id,
+        "text": p.text,
+        "confidence": p.confidence,
+        "decay": p.decay,
+        "status": p.status,
+        "version": p.version,
+        "evidence_count": p.evidence_count,
+        "feedback": p.feedback,
+        "edited": bool(p.edited),
+        "source": p.source,
+        "created_at": iso(p.created_at) if p.created_at else None,
+        "updated_at": iso(p.updated_at) if p.updated_at else None,
+        "score": round(p.score, 4) if p.score is not None else None,
+    }
+
+
+def obs_json(o: Observation) -> dict:
+    """The O shape of the contract."""
+    return {
+        "id": o.id,
+        "ts": iso(o.ts),
+        "ts_end": iso(o.ts_end) if o.ts_end else None,
+        "observer": o.observer,
+        "app": o.app,
+        "window": o.window,
+        "text": o.text,
+        "image_path": o.image_path,
+    }

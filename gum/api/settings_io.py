@@ -1,0 +1,120 @@
+"""Reading and changing settings through the API: config.toml edited in place, comments kept."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+from pydantic import ValidationError
+
+from ..config import Settings, config_path, load_settings, write_default_config
+from ..errors import InputError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+# Secrets are never sent back: the API shows this instead, and a PUT carrying it leaves the secret as it is.
+SECRET_FIELDS = ("server_api_key",)
+MASK = "********"
+_WRITE_LOCK = threading.Lock()
+
+
+def public_settings(settings: Settings | None = None) -> dict:
+    """The effective settings (file + environment) as JSON, secrets masked."""
+    data = (settings or load_settings()).model_dump(mode="json")
+    for key in SECRET_FIELDS:
+        if data.get(key):
+            data[key] = MASK
+    return data
+
+
+def _toml_string(value: str) -> str:
+    out = ['"']
+    for ch in value:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            raise InputError("text settings cannot hold lone surrogate characters")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise InputError(f"cannot write {type(value).__name__} to config.toml")
+
+
+def _edit_lines(text: str, updates: dict) -> str:
+    lines = text.splitlines()
+    for key, value in updates.items():
+        line = f"{key} = {_toml_value(value)}"
+        set_at = next((i for i, x in enumerate(lines) if re.match(rf"^\s*{re.escape(key)}\s*=", x)), None)
+        if set_at is not None:
+            lines[set_at] = line
+            continue
+        # Next to its commented-out default, so the file still reads as documentation.
+        default_at = next((i for i, x in enumerate(lines) if re.match(rf"^\s*#\s*{re.escape(key)}\s*=", x)), None)
+        if default_at is not None:
+            lines.insert(default_at + 1, line)
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def update_settings(values: dict) -> dict:
+    """Validate `values` (a partial Settings), write them to config.toml, return the new public settings."""
+    if not isinstance(values, dict):
+        raise InputError("the body must be a JSON object of settings")
+    unknown = [k for k in values if k not in Settings.model_fields]
+    if unknown:
+        raise InputError(f"unknown setting {unknown[0]!r}")
+    values = {k: v for k, v in values.items() if not (k in SECRET_FIELDS and v == MASK)}
+    with _WRITE_LOCK:  # two writers at once would lose one's change
+        _write(values)
+    return public_settings()
+
+
+def _write(values: dict) -> None:
+    path = write_default_config()
+    text = path.read_text()
+    current = tomllib.loads(text)
+    try:
+        checked = Settings(**{**current, **values})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"setting {where!r}: {first['msg']}") from exc
+    # Write what pydantic made of the values (e.g. "8" -> 8), so the file holds clean TOML types.
+    clean = {k: getattr(checked, k) for k in values}
+    new_text = _edit_lines(text, clean)
+    expected = {**current, **clean}
+    if tomllib.loads(new_text) != expected:
+        # A hand-written multi-line value confused the line editor: write the values plainly instead.
+        new_text = "# gum's settings (rewritten by the API).\n" + "".join(
+            f"{k} = {_toml_value(v)}\n" for k, v in expected.items()
+        )
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(new_text)
+    os.replace(tmp, path)
+
+
+__all__ = ["MASK", "config_path", "public_settings", "update_settings"]
