@@ -165,10 +165,8 @@ def _encrypt_plaintext(path: Path, key_hex: str) -> None:
         plain.execute("SELECT sqlcipher_export('encrypted')")
         plain.execute(f"PRAGMA encrypted.user_version = {int(user_version)}")
         before = _table_counts(plain, "main")
-        after = _table_counts(plain, "encrypted")
         plain.execute("DETACH DATABASE encrypted")
-        if before != after:
-            raise StorageError(f"encrypting {path} did not copy every row (it is unchanged); please report this")
+        # Count on a fresh connection: this one's view of the attached schema predates the export.
         check = _connect(tmp, key_hex)
         try:
             ok = check.execute("PRAGMA integrity_check").fetchone()[0]
@@ -176,15 +174,19 @@ def _encrypt_plaintext(path: Path, key_hex: str) -> None:
         finally:
             check.close()
         if ok != "ok" or recount != before:
-            raise StorageError(f"the encrypted copy of {path} did not verify ({ok}); the plaintext is unchanged")
+            raise StorageError(
+                f"the encrypted copy of {path} did not verify (integrity: {ok}; rows copied: "
+                f"{recount == before}); the plaintext database is unchanged"
+            )
         os.chmod(tmp, 0o600)
         shutil.copyfile(path, backup)
         os.chmod(backup, 0o600)
         plain.close()
+        # The swap, still under the write lock: atomic, so the name always holds a whole database.
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
         guard.execute("ROLLBACK")
         guard.close()
-        os.replace(tmp, path)  # the swap: atomic, so the name always holds a whole database
-        _fsync_dir(path.parent)
     except dbapi2.DatabaseError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"could not encrypt the plaintext database {path} (it is unchanged): {exc}") from exc

@@ -105,7 +105,11 @@ def _keyring_problem() -> tuple[object | None, str]:
     names = {type(backend).__module__ + "." + type(backend).__name__}
     if isinstance(backend, fail.Keyring) or "keyring.backends.null.Keyring" in names:
         return None, "no OS keyring is available on this machine"
-    if getattr(backend, "priority", 1) <= 0 and not hasattr(backend, "backends"):
+    try:
+        priority = float(getattr(backend, "priority", 1))
+    except Exception:  # noqa: BLE001 - a backend says it is not viable by raising from priority
+        priority = 0
+    if priority <= 0 and not hasattr(backend, "backends"):
         return None, f"the keyring backend {type(backend).__name__} is not usable"
     if hasattr(backend, "backends") and not backend.backends:  # ChainerBackend with nothing in it
         return None, "no OS keyring is available on this machine"
