@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from gum import crypto, keys
 from gum.cli import main
-from gum.db import PLAINTEXT_BACKUP_SUFFIX, ENCRYPTING_SUFFIX, SQLITE_HEADER, db_path, open_db
+from gum.db import ENCRYPTING_SUFFIX, PLAINTEXT_BACKUP_SUFFIX, SQLITE_HEADER, db_path, open_db
 from gum.errors import StorageError
 from gum.records import Observation, Proposition
 from gum.store import Store
