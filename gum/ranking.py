@@ -12,7 +12,8 @@ counts from the last time evidence was added (updated_at).
     score = relevance x recency x (confidence / 10)
 
 where relevance is BM25 normalised to 0..1 over the candidates. Then maximal marginal relevance picks the
-results one by one, trading score against similarity to what was already picked (lambda = 0.7), so five
+results one by one, trading score against similarity to what was already picked (lambda = 0.7); a
+restatement of a result already picked (similarity >= 0.75) goes after everything else, so five
 rephrasings of one claim do not fill the page.
 """
 
@@ -21,9 +22,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from .records import Proposition, utcnow
-from .similarity import similarity
+from .similarity import overlap, terms
 
 MMR_LAMBDA = 0.7
+DUPLICATE = 0.75  # as similar as the engine's "identical"
 CANDIDATES = 60
 
 
@@ -51,17 +53,24 @@ def rank(
     scored.sort(key=lambda p: p.score, reverse=True)
     if not mmr:
         return scored[:limit]
-    picked: list[Proposition] = []
     pool = scored[:CANDIDATES]
     best = pool[0].score or 1.0
+    term_sets = {id(p): terms(p.text) for p in pool}
+    picked: list[Proposition] = []
+    redundancy = {id(p): 0.0 for p in pool}
     while pool and len(picked) < limit:
         def mmr_value(p: Proposition) -> float:
-            redundancy = max((similarity(p.text, q.text) for q in picked), default=0.0)
-            return MMR_LAMBDA * (p.score / best) - (1 - MMR_LAMBDA) * redundancy
+            r = redundancy[id(p)]
+            # A restatement of a result already shown goes after everything else.
+            penalty = 1.0 if r >= DUPLICATE else 0.0
+            return MMR_LAMBDA * (p.score / best) - (1 - MMR_LAMBDA) * r - penalty
 
         choice = max(pool, key=mmr_value)
         picked.append(choice)
         pool.remove(choice)
+        chosen = term_sets[id(choice)]
+        for p in pool:
+            redundancy[id(p)] = max(redundancy[id(p)], overlap(term_sets[id(p)], chosen))
     return picked
 
 

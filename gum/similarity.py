@@ -34,7 +34,11 @@ def similarity(a: str, b: str, ignore: frozenset[str] = frozenset()) -> float:
     manage thesis references"). It is discounted below the engine's "identical" threshold (0.75): a claim that
     adds detail to another is never taken for the same claim without asking; only Jaccard can reach that.
     """
-    ta, tb = terms(a, ignore), terms(b, ignore)
+    return overlap(terms(a, ignore), terms(b, ignore))
+
+
+def overlap(ta: set[str], tb: set[str]) -> float:
+    """similarity() on term sets already computed."""
     if not ta or not tb:
         return 0.0
     inter = len(ta & tb)
