@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .base import Observer
 
-__all__ = ["Observer", "Screen", "InputActivity", "ActiveWindow"]
+__all__ = ["ActiveWindow", "InputActivity", "Observer", "Screen"]
 
 _LAZY = {"Screen": ".screen", "InputActivity": ".input", "ActiveWindow": ".window"}
 
