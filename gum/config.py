@@ -36,6 +36,10 @@ class Settings(BaseModel):
     keep_screenshots: bool = False
     screenshot_budget_mb: int = Field(500, ge=0)
     screenshot_max_age_days: int = Field(7, ge=0)
+    screen_interval_seconds: float = Field(10.0, ge=1.0, le=3600.0)
+    afk_after_seconds: float = Field(180.0, ge=10.0)
+    batch_wait_minutes: float = Field(10.0, ge=0.0)
+    consolidate_hours: float = Field(6.0, ge=0.1)
     api_port: int = Field(8765, ge=1, le=65535)
     api_rate_limit: int = Field(600, ge=0, le=1_000_000)  # requests per minute per API token; 0: no limit
     # Where the encryption key lives (gum/keys.py): auto = OS keyring, else a 0600 key file.
