@@ -1,0 +1,217 @@
+"""Scores of `gum eval`, as pure functions: fact matching, recall@k, false-claim rate, Brier and reliability.
+
+    recall@k          true facts whose query (the fact's text) returns a matching proposition in the top k
+                      / true facts
+    false-claim rate  false facts matched by any active proposition / false facts
+    Brier             mean of (c/10 - truth)^2 over active propositions that match at least one fact, where
+                      truth is 0 if the proposition matches any false fact and 1 otherwise
+
+Matching is deterministic: a proposition matches a fact when every keyword group of the fact has at least one
+alternative in the proposition's text, case-insensitive, on word boundaries, several words as a phrase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .scenario import Fact
+
+# A matcher says whether a proposition's text states a fact.
+Matcher = Callable[[str, Fact], bool]
+
+
+@lru_cache(maxsize=4096)
+def _pattern(alternative: str) -> re.Pattern:
+    # Look-arounds instead of \b: an alternative that starts or ends with a non-word character ("$300",
+    # "C++") must still match, and must still not sit inside a longer word.
+    words = alternative.split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def keyword_match(text: str, groups: Iterable[Iterable[str]]) -> bool:
+    """Whether every group has at least one alternative in `text` (case-insensitive, on word boundaries)."""
+    groups = list(groups)
+    return bool(groups) and all(any(_pattern(alt).search(text) for alt in group) for group in groups)
+
+
+def keyword_matcher(text: str, fact: Fact) -> bool:
+    """The default matcher: the fact's keyword groups."""
+    return keyword_match(text, fact.groups)
+
+
+@dataclass
+class Claim:
+    """An active proposition at the end of a run, with the facts it matches."""
+
+    id: int
+    text: str
+    confidence: int
+    matches: list[str] = field(default_factory=list)
+
+    def truth(self, facts: dict[str, Fact]) -> bool | None:
+        """True if it matches only true facts, False if it matches any false fact, None if it matches none."""
+        if not self.matches:
+            return None
+        return all(facts[m].true for m in self.matches)
+
+
+@dataclass
+class FactResult:
+    """How one fact fared: which propositions match it anywhere, and (true facts) its rank in its query."""
+
+    id: str
+    text: str
+    true: bool
+    matched_by: list[int] = field(default_factory=list)
+    rank: int | None = None  # 1-based position of the first matching result of the fact's query, within k
+
+    @property
+    def recalled(self) -> bool:
+        return self.rank is not None
+
+
+@dataclass
+class ReliabilityRow:
+    """Propositions at one confidence level: how many, the probability claimed, the share that were true."""
+
+    confidence: int
+    n: int
+    true: int
+
+    @property
+    def predicted(self) -> float:
+        return self.confidence / 10
+
+    @property
+    def observed(self) -> float:
+        return self.true / self.n if self.n else 0.0
+
+
+@dataclass
+class Scores:
+    """The scores of one scenario, or of several pooled."""
+
+    true_facts: int = 0
+    recalled: int = 0
+    matched_true: int = 0  # true facts matched by any active proposition (recall without the query step)
+    false_facts: int = 0
+    false_claims: int = 0
+    pairs: list[tuple[int, bool]] = field(default_factory=list)  # (confidence, truth) of matching claims
+    claims: int = 0  # active propositions
+    unmatched_claims: int = 0  # active propositions that match no fact
+
+    @property
+    def recall_at_k(self) -> float | None:
+        return self.recalled / self.true_facts if self.true_facts else None
+
+    @property
+    def recall_any(self) -> float | None:
+        return self.matched_true / self.true_facts if self.true_facts else None
+
+    @property
+    def false_claim_rate(self) -> float | None:
+        return self.false_claims / self.false_facts if self.false_facts else None
+
+    @property
+    def brier(self) -> float | None:
+        return brier(self.pairs)
+
+    @property
+    def reliability(self) -> list[ReliabilityRow]:
+        return reliability(self.pairs)
+
+    def as_dict(self) -> dict:
+        return {
+            "recall_at_k": _round(self.recall_at_k),
+            "recalled": self.recalled,
+            "true_facts": self.true_facts,
+            "recall_any": _round(self.recall_any),
+            "matched_true": self.matched_true,
+            "false_claim_rate": _round(self.false_claim_rate),
+            "false_claims": self.false_claims,
+            "false_facts": self.false_facts,
+            "brier": _round(self.brier),
+            "scored_claims": len(self.pairs),
+            "claims": self.claims,
+            "unmatched_claims": self.unmatched_claims,
+            "reliability": [
+                {"confidence": r.confidence, "n": r.n, "true": r.true, "predicted": r.predicted,
+                 "observed": round(r.observed, 4)}
+                for r in self.reliability
+            ],
+        }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def brier(pairs: Iterable[tuple[int, bool]]) -> float | None:
+    """Mean squared gap between confidence/10 and truth (0 best, 1 worst); None with nothing to score."""
+    pairs = list(pairs)
+    if not pairs:
+        return None
+    return sum((c / 10 - (1.0 if t else 0.0)) ** 2 for c, t in pairs) / len(pairs)
+
+
+def reliability(pairs: Iterable[tuple[int, bool]]) -> list[ReliabilityRow]:
+    """One row per confidence level that occurs, lowest first."""
+    rows: dict[int, ReliabilityRow] = {}
+    for c, t in pairs:
+        row = rows.setdefault(c, ReliabilityRow(confidence=c, n=0, true=0))
+        row.n += 1
+        row.true += bool(t)
+    return [rows[c] for c in sorted(rows)]
+
+
+def match_claims(claims: list[Claim], facts: list[Fact], matcher: Matcher = keyword_matcher) -> None:
+    """Fill each claim's `matches` with the ids of the facts it states."""
+    for claim in claims:
+        claim.matches = [f.id for f in facts if matcher(claim.text, f)]
+
+
+def score(
+    facts: list[Fact], claims: list[Claim], retrieved: dict[str, list[int]], k: int
+) -> tuple[Scores, list[FactResult]]:
+    """Scores of one scenario from its matched claims and, per true fact, the ids its query returned."""
+    by_id = {f.id: f for f in facts}
+    matching = {c.id for c in claims if c.matches}
+    results = []
+    s = Scores(claims=len(claims), unmatched_claims=len(claims) - len(matching))
+    for fact in facts:
+        r = FactResult(id=fact.id, text=fact.text, true=fact.true,
+                       matched_by=[c.id for c in claims if fact.id in c.matches])
+        if fact.true:
+            s.true_facts += 1
+            s.matched_true += bool(r.matched_by)
+            hits = set(r.matched_by)
+            for pos, pid in enumerate(retrieved.get(fact.id, [])[:k], 1):
+                if pid in hits:
+                    r.rank = pos
+                    break
+            s.recalled += r.recalled
+        else:
+            s.false_facts += 1
+            s.false_claims += bool(r.matched_by)
+        results.append(r)
+    s.pairs = [(c.confidence, bool(c.truth(by_id))) for c in claims if c.matches]
+    return s, results
+
+
+def pooled(all_scores: Iterable[Scores]) -> Scores:
+    """Scores over several scenarios, pooled (every fact and claim weighs the same)."""
+    total = Scores()
+    for s in all_scores:
+        total.true_facts += s.true_facts
+        total.recalled += s.recalled
+        total.matched_true += s.matched_true
+        total.false_facts += s.false_facts
+        total.false_claims += s.false_claims
+        total.pairs += s.pairs
+        total.claims += s.claims
+        total.unmatched_claims += s.unmatched_claims
+    return total
