@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import click
 
 from .config import Settings, load_settings
-from .errors import ConfigError
+from .errors import ConfigError, GumError
 from .privacy import Exclusions, Redactor
 from .records import Observation, iso, parse_ts, utcnow
 from .store import Store
@@ -359,7 +359,11 @@ class Agent:
             except ImportError:
                 log.warning("GUM_TRAY_TOKEN is set but this build has no local API tokens")
             else:
-                register_tray_token(self.store(), token)
+                try:
+                    register_tray_token(self.store(), token)
+                except GumError as exc:  # the agent still runs; the tray sees why it cannot connect
+                    self.last_error = f"tray token not registered: {exc}"
+                    log.error(self.last_error)
         for obs in self.observers:
             obs.attach(self.emit, paused=self.is_paused, activity=self.activity)
             try:
