@@ -93,14 +93,17 @@ def _check_key(conn, path: Path) -> None:
     """Read page 1: a wrong or missing key fails here, with a message that says what to do."""
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except _driver().DatabaseError as exc:
+    except _driver().DatabaseError:
         conn.close()
-        protection = keys.protection()
+        prot = keys.protection()
+        where = {"keyring": f"the OS keyring ({prot.where})", "file": f"the key file {prot.where}",
+                 "passphrase": "your passphrase"}.get(prot.store, "no key")
         raise StorageError(
             f"cannot read the database {path}: it is encrypted and the key gum has does not open it "
-            f"({protection.store}: {protection.where or 'no key'}). Restore the key this database was made "
-            "with (keyring entry gum/master-key, the key file, or the passphrase), or move the database "
-            f"away to start afresh. ({exc})"
+            f"(key from {where}). "
+            + ("Check the passphrase and try again. " if prot.store == "passphrase" else "")
+            + "Restore the key this database was made with (keyring entry gum/master-key or the key file), "
+            "or move the database away to start afresh."
         ) from None
 
 
@@ -263,6 +266,9 @@ def open_db(path: Path | None = None, *, migrate: bool = True) -> Database:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Deleted rows (a revoked proposition, its evidence) are zeroed, not left in free pages for anyone
+        # holding the key; the stdlib's SQLite had this compiled in, SQLCipher's build does not.
+        conn.execute("PRAGMA secure_delete = ON")
         db = Database(conn)
         if migrate:
             from .migrations import migrations

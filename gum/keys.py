@@ -37,7 +37,7 @@ _passphrase: str | None = None
 class Protection:
     """Which protection is in force, in words `gum status` can print."""
 
-    store: str  # "keyring", "file" or "passphrase"
+    store: str  # "keyring", "file", "passphrase", or "missing" (no usable key: the note says why)
     where: str  # the keyring backend, the key file path, or the salt file path
     note: str = ""  # why the keyring was not used, or a warning
 
@@ -45,6 +45,8 @@ class Protection:
         """One plain sentence for `gum status`."""
         if self.store == "keyring":
             text = f"encrypted (SQLCipher + AES-GCM); key in the OS keyring ({self.where})"
+        elif self.store == "missing":
+            return f"encrypted, but the key is not available: {self.note}"
         elif self.store == "file":
             text = f"encrypted (SQLCipher + AES-GCM); key in the file {self.where} (mode 0600)"
         else:
@@ -297,8 +299,7 @@ def protection(*, create: bool = False) -> Protection:
         try:
             return _resolve(create)[1]
         except StorageError as exc:
-            store = configured_store()
-            return Protection(store if store != "auto" else "file", "", f"No key yet or key unusable: {exc}")
+            return Protection("missing", "", str(exc))
 
 
 def derive(master: bytes, purpose: str) -> bytes:

@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = (
-    "thesis zotero chapter references spotify playlist invoice budget python pytest refactor kernel flight "
-    "booking hotel recipe sourdough climbing gym calendar meeting standup review deploy docker rust garden "
-    "tomato bicycle repair podcast episode mortgage tax return violin practice chess opening"
-).split()
+WORDS = [
+    "thesis", "zotero", "chapter", "references", "spotify", "playlist", "invoice", "budget", "python",
+    "pytest", "refactor", "kernel", "flight", "booking", "hotel", "recipe", "sourdough", "climbing", "gym",
+    "calendar", "meeting", "standup", "review", "deploy", "docker", "rust", "garden", "tomato", "bicycle",
+    "repair", "podcast", "episode", "mortgage", "tax", "return", "violin", "practice", "chess", "opening",
+]
 
 
 def plaintext_db(path: Path):
