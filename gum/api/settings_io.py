@@ -19,6 +19,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 # Secrets are never sent back: the API shows this instead, and a PUT carrying it leaves the secret as it is.
 SECRET_FIELDS = ("server_api_key",)
 MASK = "********"
+# Changing where the database key lives needs the old key and a migration (`gum` CLI): never through the API,
+# where a plugin with admin could lock the agent out of its own database.
+CLI_ONLY = ("key_store", "key_file")
 _WRITE_LOCK = threading.Lock()
 
 
@@ -85,6 +88,9 @@ def update_settings(values: dict) -> dict:
     unknown = [k for k in values if k not in Settings.model_fields]
     if unknown:
         raise InputError(f"unknown setting {unknown[0]!r}")
+    locked = [k for k in values if k in CLI_ONLY]
+    if locked:
+        raise InputError(f"{locked[0]!r} can only be changed with the gum command line (it moves the database key)")
     values = {k: v for k, v in values.items() if not (k in SECRET_FIELDS and v == MASK)}
     with _WRITE_LOCK:  # two writers at once would lose one's change
         _write(values)

@@ -37,6 +37,12 @@ class Param:
                 s["minimum"] = self.minimum
             if self.maximum is not None:
                 s["maximum"] = self.maximum
+        elif self.kind == "time":
+            s = {"type": "string", "anyOf": [
+                {"pattern": r"^[0-9]{1,9}(\.[0-9]{1,6})?(m|min|h|d|w)$"},
+                {"format": "date-time"},
+                {"format": "date"},
+            ]}
         else:
             s = {"type": "string"}
             if self.max_length is not None:
@@ -135,7 +141,11 @@ def _settings_schema(partial: bool) -> dict:
     schema.pop("title", None)
     schema["additionalProperties"] = False
     if partial:
+        from .settings_io import CLI_ONLY
+
         schema.pop("required", None)
+        for key in CLI_ONLY:
+            schema["properties"].pop(key, None)
         schema["description"] = "Any subset of the settings; unknown names are refused."
     return schema
 
@@ -216,7 +226,7 @@ SCHEMAS: dict[str, dict] = {
 
 # Every operation may answer these: the checks run before any endpoint's own code.
 _COMMON_ERRORS = {
-    "400": "bad request: a parameter or the body is invalid, or the Host header is missing",
+    "400": "bad request: a parameter or the body is invalid, the query string is too long, or no Host header",
     "401": "no token, or an unknown or revoked token",
     "403": "the token lacks the scope this endpoint needs",
     "404": "no such thing (or no such endpoint)",
@@ -224,7 +234,6 @@ _COMMON_ERRORS = {
     "409": "conflict: the name is taken",
     "411": "a body was sent without Content-Length",
     "413": "the body is too large",
-    "414": "the query string is too long",
     "415": "a body that is not application/json",
     "421": "the Host header is not a loopback name (a DNS-rebinding defence)",
     "429": "too many requests for this token: wait Retry-After seconds",

@@ -16,12 +16,12 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 import click
 
+from .. import db as gum_db
 from ..errors import GumError, NotFound
 from ..records import iso, parse_ts, utcnow
 
@@ -123,7 +123,7 @@ def create_token(store, name: str, scopes=DEFAULT_SCOPES, *, token: str | None =
                 "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
                 [name, hash_token(secret), json.dumps(scopes), now],
             )
-    except sqlite3.IntegrityError as exc:
+    except gum_db.IntegrityError as exc:  # the driver's class (sqlcipher3), not the stdlib's
         if "token_hash" in str(exc):
             raise TokenError("that token is already in use") from exc
         raise NameTaken(f"a token named {name!r} already exists: revoke it first or pick another name") from exc
