@@ -407,22 +407,38 @@ class Store:
         if not match:
             return []
         where = [f"p.status IN ({','.join('?' * len(statuses))})"]
-        params: list = [match, *statuses]
+        params: list = list(statuses)
         if since:
             where.append("p.updated_at >= ?")
             params.append(iso(since))
         if until:
             where.append("p.created_at <= ?")
             params.append(iso(until))
-        sql = (
-            "SELECT p.*, -bm25(propositions_fts) AS relevance, "
-            "(SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count "
-            "FROM propositions_fts JOIN propositions p ON p.id = propositions_fts.rowid "
-            f"WHERE propositions_fts MATCH ? AND {' AND '.join(where)} "
-            "ORDER BY bm25(propositions_fts) LIMIT ?"
+        select = (
+            "SELECT p.*, -f.rank AS relevance, "
+            "(SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count FROM "
         )
-        params.append(limit)
-        return [(_row_to_proposition(r), float(r["relevance"])) for r in self._rows(sql, params)]
+        # Fast path: FTS5's own rank order over its top hits, then the filters. Twice as fast as ordering
+        # every match by bm25() (measured at 100k propositions), but filters applied after the cut could
+        # leave too few rows, so then the exact query runs.
+        inner = max(4 * limit, 200)
+        sql = (
+            select + "(SELECT rowid, rank FROM propositions_fts WHERE propositions_fts MATCH ? ORDER BY rank "
+            f"LIMIT {inner}) f JOIN propositions p ON p.id = f.rowid WHERE {' AND '.join(where)} "
+            "ORDER BY f.rank LIMIT ?"
+        )
+        rows = self._rows(sql, [match, *params, limit])
+        if len(rows) < limit:
+            hits = self._rows(
+                f"SELECT COUNT(*) AS n FROM (SELECT rowid FROM propositions_fts WHERE propositions_fts MATCH ? "
+                f"LIMIT {inner})", [match])[0]["n"]
+            if hits >= inner:  # the cut may have hidden matches that pass the filters
+                sql = (
+                    select + "(SELECT rowid, rank FROM propositions_fts WHERE propositions_fts MATCH ?) f "
+                    f"JOIN propositions p ON p.id = f.rowid WHERE {' AND '.join(where)} ORDER BY f.rank LIMIT ?"
+                )
+                rows = self._rows(sql, [match, *params, limit])
+        return [(_row_to_proposition(r), float(r["relevance"])) for r in rows]
 
     # -- what the user says ------------------------------------------------------------------------
 

@@ -85,3 +85,16 @@ def test_the_store_reopens_the_same_file_with_its_data(gum_dirs):
     s.add_observation(Observation("text", "hello"))
     s.close()
     assert Store().counts()["observations"] == 1
+
+
+def test_search_finds_an_active_match_behind_hundreds_of_hidden_ones(store):
+    store.db.conn.execute("BEGIN")
+    store.db.conn.executemany(
+        "INSERT INTO propositions (text, confidence, decay, status, created_at, updated_at) "
+        "VALUES (?, 5, 5, 'superseded', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+        [(f"violin violin violin practice {i}",) for i in range(300)],
+    )
+    store.db.conn.execute("COMMIT")
+    active = store.insert_proposition(Proposition("Sam once mentioned a violin teacher in a long note about "
+                                                  "moving flats and other errands", confidence=5, decay=5))
+    assert [p.id for p, _ in store.search("violin", limit=5)] == [active]
