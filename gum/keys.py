@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,12 +187,36 @@ def _from_keyring(backend, create: bool) -> bytes:
             f"the encryption key is missing from the keyring ({KEYRING_SERVICE}/{KEYRING_USER}); "
             "without it the database cannot be read"
         )
-    key = secrets.token_bytes(KEY_BYTES)
-    try:
-        backend.set_password(KEYRING_SERVICE, KEYRING_USER, key.hex())
-    except Exception as exc:
-        raise _KeyringUnusable(str(exc) or type(exc).__name__) from exc
+    with _creation_lock():
+        # The tray and the agent may start together: the one that gets here second must use the first's key.
+        try:
+            stored = backend.get_password(KEYRING_SERVICE, KEYRING_USER)
+            if stored:
+                return bytes.fromhex(stored)
+            key = secrets.token_bytes(KEY_BYTES)
+            backend.set_password(KEYRING_SERVICE, KEYRING_USER, key.hex())
+        except Exception as exc:
+            raise _KeyringUnusable(str(exc) or type(exc).__name__) from exc
     return key
+
+
+@contextmanager
+def _creation_lock():
+    """Serialise key creation across processes (a lock file beside the key file)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: creation races are left to the keyring
+        yield
+        return
+    lock = key_file_path().with_name("master.key.lock")
+    paths.ensure_private_dir(lock.parent)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 class _KeyringUnusable(Exception):
