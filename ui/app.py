@@ -1,0 +1,57 @@
+"""`gum ui`: start the tray app (it starts and supervises the agent)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+
+@click.command("ui")
+@click.option("--no-agent", is_flag=True, help="Do not start an agent; talk to one already running "
+              "(needs its admin token in GUM_TRAY_TOKEN).")
+@click.option("--memory", "open_memory", is_flag=True, help="Open the Memory window at start.")
+def ui_command(no_agent: bool, open_memory: bool) -> None:
+    """The tray app: see, correct and revoke what gum believes about you."""
+    raise SystemExit(run(supervise=not no_agent, open_memory=open_memory))
+
+
+def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | None = None) -> int:
+    """Create the QApplication and the tray app, run the event loop; returns the exit code."""
+    import os
+
+    from PySide6.QtWidgets import QApplication
+
+    from gum.config import load_settings, write_default_config
+    from gum.paths import cache_dir, ensure_private_dir
+
+    from . import excepthook
+    from .application import GumApp
+    from .single_instance import SingleInstance
+
+    log_file = ensure_private_dir(cache_dir()) / "tray.log"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=[logging.StreamHandler(), logging.FileHandler(log_file)])
+    qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    qt.setApplicationName("gum")
+    qt.setQuitOnLastWindowClosed(False)  # the tray icon is the app; closing the Memory window only hides it
+    excepthook.install()
+
+    instance = SingleInstance()
+    if not instance.acquire():
+        click.echo("gum is already running: its Memory window was brought forward.", err=True)
+        return 0
+    write_default_config()
+    settings = load_settings()
+    # GUM_TRAY_TOKEN given to the tray (with --no-agent) is the token of an agent started elsewhere.
+    token = os.environ.get("GUM_TRAY_TOKEN") or None
+    app = GumApp(port=settings.api_port, token=token, supervise=supervise)
+    instance.activated.connect(app.open_memory)
+    qt.aboutToQuit.connect(lambda: app.supervisor and app.supervisor.stop_and_wait())
+    app.start()
+    if open_memory and app.memory is None:
+        app.open_memory()
+    code = qt.exec()
+    instance.release()
+    return code

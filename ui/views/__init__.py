@@ -1,0 +1,1 @@
+"""The windows and dialogs of the tray app."""
