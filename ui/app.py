@@ -33,6 +33,7 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
     log_file = ensure_private_dir(cache_dir()) / "tray.log"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         handlers=[logging.StreamHandler(), logging.FileHandler(log_file)])
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll is noise
     qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     qt.setApplicationName("gum")
     qt.setQuitOnLastWindowClosed(False)  # the tray icon is the app; closing the Memory window only hides it
@@ -48,10 +49,29 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
     token = os.environ.get("GUM_TRAY_TOKEN") or None
     app = GumApp(port=settings.api_port, token=token, supervise=supervise)
     instance.activated.connect(app.open_memory)
-    qt.aboutToQuit.connect(lambda: app.supervisor and app.supervisor.stop_and_wait())
+    # Whatever ends the event loop, the agent does not outlive the tray.
+    qt.aboutToQuit.connect(lambda: app.supervisor and app.supervisor.is_running() and app.supervisor.stop_and_wait())
     app.start()
     if open_memory and app.memory is None:
         app.open_memory()
+    _quit_on_signals(app)
     code = qt.exec()
     instance.release()
     return code
+
+
+def _quit_on_signals(app) -> None:
+    """SIGTERM/SIGINT (logout, Ctrl-C) quit cleanly: the agent is stopped first."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handler(signum, frame):
+        QTimer.singleShot(0, app.quit)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    # Python runs signal handlers only between bytecodes: wake it up now and then while Qt waits.
+    app._signal_timer = QTimer(app, interval=300)
+    app._signal_timer.timeout.connect(lambda: None)
+    app._signal_timer.start()

@@ -89,6 +89,7 @@ class GumApp(QObject):
         self.settings_dialog = None
         self._dialogs: list = []
         self._quitting = False
+        self._finished = False
         self.exit_on_quit = exit_on_quit
         self._poll = QTimer(self, interval=poll_ms)
         self._poll.timeout.connect(self.poll)
@@ -142,6 +143,9 @@ class GumApp(QObject):
             self._finish()
 
     def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
         log.info("gum tray app finished")
         self.finished.emit()
         if self.exit_on_quit:

@@ -15,6 +15,7 @@ import time
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 log = logging.getLogger("gum.ui.supervisor")
+agent_log = logging.getLogger("gum.ui.agent")  # the agent's own output, kept in the tray's log
 
 LOG_LINES = 200
 
@@ -78,8 +79,9 @@ class AgentSupervisor(QObject):
         """Ask the agent to stop (SIGTERM: it finishes cleanly); kill it if it has not exited in time."""
         self._stopping = True
         if self.proc is None or self.proc.state() == QProcess.NotRunning:
-            self._set_state("stopped")
-            self.stopped.emit()
+            if self.state != "stopped":
+                self._set_state("stopped")
+                self.stopped.emit()
             return
         self._set_state("stopping")
         self.proc.terminate()
@@ -98,6 +100,11 @@ class AgentSupervisor(QObject):
 
     def restart(self) -> None:
         """Stop the agent, then start it again (e.g. so that new settings apply)."""
+        if not self.is_running():
+            self.crash_times.clear()
+            self.start()
+            return
+
         def again():
             self.stopped.disconnect(again)
             self.crash_times.clear()
@@ -137,6 +144,7 @@ class AgentSupervisor(QObject):
         for line in complete:
             line = line.rstrip("\r")
             self.lines.append(line)
+            agent_log.info("%s", line)
             self.output.emit(line)
 
     def _on_error(self, proc: QProcess, err) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -30,12 +31,22 @@ THUMB = QSize(96, 54)
 
 def _local_time(value) -> str:
     t = parse_time(value)
-    return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "?"
+    return t.astimezone().strftime("%b %d %H:%M") if t else "?"
 
 
 def _excerpt(text: str, n: int = 160) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+def _thumbnail(pix: QPixmap) -> QPixmap:
+    """The screenshot scaled down, with a thin frame (screens are often white on a white list)."""
+    thumb = pix.scaled(THUMB, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+    painter = QPainter(thumb)
+    painter.setPen(QColor(120, 120, 120))
+    painter.drawRect(0, 0, thumb.width() - 1, thumb.height() - 1)
+    painter.end()
+    return thumb
 
 
 class DetailPane(QWidget):
@@ -141,19 +152,23 @@ class DetailPane(QWidget):
         self.evidence.setRootIsDecorated(False)
         self.evidence.setIconSize(THUMB)
         self.evidence.setWordWrap(True)
-        self.evidence.setColumnWidth(0, 120)
-        self.evidence.setColumnWidth(1, 90)
-        self.evidence.setColumnWidth(2, 140)
+        self.evidence.setColumnWidth(0, 88)
+        self.evidence.setColumnWidth(1, 70)
+        self.evidence.setColumnWidth(2, 110)
+        self.evidence.header().setSectionResizeMode(3, QHeaderView.Stretch)
+        self.evidence.header().setMinimumSectionSize(40)
         layout.addWidget(self.evidence, 3)
 
         layout.addWidget(self._heading("History"))
         self.history = QTreeWidget()
         self.history.setHeaderLabels(["Version", "Status", "Confidence", "Text", "Updated"])
         self.history.setRootIsDecorated(False)
-        self.history.setColumnWidth(0, 60)
-        self.history.setColumnWidth(1, 80)
-        self.history.setColumnWidth(2, 80)
-        self.history.setColumnWidth(3, 260)
+        self.history.setColumnWidth(0, 54)
+        self.history.setColumnWidth(1, 78)
+        self.history.setColumnWidth(2, 76)
+        self.history.setColumnWidth(4, 100)
+        self.history.header().setSectionResizeMode(3, QHeaderView.Stretch)
+        self.history.header().setStretchLastSection(False)
         layout.addWidget(self.history, 2)
         self.set_enabled_actions(False)
 
@@ -206,7 +221,7 @@ class DetailPane(QWidget):
             if path and os.path.exists(path):
                 pix = QPixmap(path)
                 if not pix.isNull():
-                    item.setIcon(3, QIcon(pix.scaled(THUMB, Qt.KeepAspectRatio, Qt.SmoothTransformation)))
+                    item.setIcon(3, QIcon(_thumbnail(pix)))
             self.evidence.addTopLevelItem(item)
         if not d.get("evidence"):
             none = "No observations (added by hand, or deleted)."

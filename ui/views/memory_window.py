@@ -11,6 +11,7 @@ can be safely undone is kept on an undo stack until the window closes:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -51,6 +52,7 @@ from .proposition_model import (
     PropositionModel,
 )
 
+log = logging.getLogger("gum.ui.memory")
 LIST_LIMIT = 500
 TIME_FILTERS = [("Any time", None), ("Last 24 hours", timedelta(days=1)), ("Last 7 days", timedelta(days=7)),
                 ("Last 30 days", timedelta(days=30))]
@@ -80,7 +82,7 @@ class MemoryWindow(QMainWindow):
         super().__init__(parent)
         self.api = api
         self.setWindowTitle("gum — Memory")
-        self.resize(1100, 680)
+        self.resize(1220, 720)
         self.undo_stack: list[UndoEntry] = []
         self._serial = 0
         self._limit = LIST_LIMIT
@@ -159,7 +161,7 @@ class MemoryWindow(QMainWindow):
         self.table.setItemDelegateForColumn(CONFIDENCE, ConfidenceBar(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(TEXT, QHeaderView.Stretch)
-        for col, width in ((MARK, 64), (CONFIDENCE, 110), (DECAY, 56), (AGE, 52), (EVIDENCE, 70)):
+        for col, width in ((MARK, 62), (CONFIDENCE, 92), (DECAY, 48), (AGE, 44), (EVIDENCE, 62)):
             header.setSectionResizeMode(col, QHeaderView.Fixed)
             self.table.setColumnWidth(col, width)
         self.detail = DetailPane()
@@ -168,7 +170,7 @@ class MemoryWindow(QMainWindow):
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([600, 480])
+        split.setSizes([700, 500])
         layout.addWidget(split, 1)
         self.tabs.addTab(page, "Memory")
 
@@ -244,10 +246,14 @@ class MemoryWindow(QMainWindow):
         self.model.set_rows(rows)
         q = self.search.text().strip()
         self.show_message(f"{len(rows)} propositions" + (f" matching “{q}”" if q else ""))
+        log.info("memory window: %d propositions listed", len(rows))
         if self._pending_select is not None and self.select(self._pending_select):
             self._pending_select = None
-        elif current is not None:
-            self.select(current["id"], load=False)
+        elif current is not None and self.select(current["id"], load=False):
+            pass
+        elif self.proxy.rowCount():  # nothing chosen yet: show the first one, so the pane is never empty
+            self.table.selectionModel().setCurrentIndex(
+                self.proxy.index(0, 0), QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
         self.loaded.emit(len(rows))
 
     def _on_load_failed(self, serial: int, status: int, message: str) -> None:
@@ -309,6 +315,7 @@ class MemoryWindow(QMainWindow):
         if cur is None or cur["id"] != d.get("id"):
             return  # the user moved on
         self.detail.show_detail(d)
+        log.info("memory window: detail of #%s shown", d["id"])
         self.detail_loaded.emit(d["id"])
 
     # -- actions -------------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""The tray app for real on X: Xvfb, a real system tray (trayer), `gum ui` with its own agent.
+
+Saves tests/artifacts/tray_memory_window.png, so a person can look at what the user would see.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import have
+from ui_helpers import free_port, seed
+
+pytestmark = [
+    pytest.mark.x11,
+    pytest.mark.skipif(not all(have(b) for b in ("Xvfb", "trayer", "xdotool")), reason="needs Xvfb, trayer, xdotool"),
+]
+GREEN = (46, 160, 67)  # the "observing" icon
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll a child process's visible effects (log lines, windows): there is no signal to wait on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def near(pixel, colour, tolerance=40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour))
+
+
+def test_tray_app_on_a_real_x_display_shows_its_icon_and_the_memory_window(gum_dirs, tmp_path, artifacts):
+    from xdisplay import XDisplay
+
+    seed(gum_dirs)
+    display = XDisplay("1280x800x24")
+    tray = ui = None
+    log_path = tmp_path / "ui.log"
+    try:
+        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": "none", "GUM_API_PORT": str(free_port()),
+               "GUM_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        env.pop("GUM_TRAY_TOKEN", None)
+        tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                                 "--height", "32", "--transparent", "false", "--tint", "0x303030",
+                                 "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        display.xdotool("search", "--sync", "--classname", "trayer")
+        with open(log_path, "wb") as out:
+            ui = subprocess.Popen([sys.executable, "-m", "gum.cli", "ui", "--memory"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+        log = lambda: log_path.read_text(errors="replace")
+        wait_for(lambda: "memory window: 5 propositions listed" in log() and "state: observing" in log(),
+                 60, f"the Memory window to list the propositions; log:\n{log()[-3000:]}")
+        assert "tray icon shown (system tray available)" in log()
+        wid = display.xdotool("search", "--sync", "--onlyvisible", "--name", "Memory$").split()[0]
+        assert wid
+        # The first proposition is selected and its detail (evidence, history) loads asynchronously.
+        wait_for(lambda: "memory window: detail of #" in log(), 20, "the detail pane to fill")
+        # A real click on the second row (no window manager: the window sits at 0,0) shows the Rust
+        # proposition, whose evidence includes a kept screenshot.
+        display.xdotool("mousemove", "200", "135", "click", "1")
+        wait_for(lambda: "memory window: detail of #1 shown" in log(), 20, "the clicked row's detail")
+
+        import mss
+        import mss.tools
+
+        grab = getattr(mss, "MSS", None) or mss.mss
+        shot_path = Path(artifacts) / "tray_memory_window.png"
+
+        def screen_with_green_tray_icon():
+            with grab(display=display.name) as sct:
+                shot = sct.grab(sct.monitors[1])
+            # The tray sits in trayer's panel at the top right: the observing icon is green there.
+            band = [shot.pixel(x, y) for x in range(shot.width - 200, shot.width) for y in range(32)]
+            return shot if sum(near(p, GREEN) for p in band) > 30 else None
+
+        shot = wait_for(screen_with_green_tray_icon, 20, "the green (observing) icon in the system tray")
+        mss.tools.to_png(shot.rgb, shot.size, output=str(shot_path))
+        assert shot_path.stat().st_size > 10_000
+
+        # Quitting (SIGTERM, as at logout) stops the agent cleanly before the app leaves.
+        ui.send_signal(signal.SIGTERM)
+        assert ui.wait(timeout=30) == 0
+        assert "the agent stopped (exit code 0)" in log()
+        assert "gum tray app finished" in log()
+    finally:
+        for p in (ui, tray):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        display.stop()
+        os.environ.pop("GUM_TRAY_TOKEN", None)
