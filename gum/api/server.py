@@ -442,6 +442,8 @@ _ERRORS = ((tokens.NameTaken, 409), (tokens.TokenError, 400), (NotFound, 404), (
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Garbage on the wire is answered with a status line and headers, not a bare HTTP/0.9 body.
+    default_request_version = "HTTP/1.0"
     server_version = "gum"
     sys_version = ""
     timeout = 15  # a client that stalls mid-request frees its worker after this many seconds
@@ -501,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
             return token, route.status, payload, {}, items
         except HttpError as exc:
             raise _Logged(token, exc) from None
-        except GumError as exc:
+        except Exception as exc:  # noqa: BLE001 - carried out with the token, so the access log records it
             raise _Logged(token, exc) from None
 
     def _read_body(self) -> bytes:
@@ -541,23 +543,23 @@ class _Handler(BaseHTTPRequestHandler):
                 token, exc = wrapped.token, wrapped.exc
                 if isinstance(exc, HttpError):
                     status, payload, headers = exc.status, {"error": exc.message}, exc.headers
-                else:
+                elif isinstance(exc, GumError):
                     status = next((code for cls, code in _ERRORS if isinstance(exc, cls)), 400)
                     payload, headers = {"error": str(exc)}, {}
+                else:
+                    raise exc from None
             except HttpError as exc:  # refused before a token was known: nothing is written
                 status, payload, headers = exc.status, {"error": exc.message}, exc.headers
-            self._send(status, payload, headers)
         except Exception:
             log.exception("API request %s %s failed", self.command, self.path[:200])
-            status = 500
-            try:
-                self._send(500, {"error": "internal error in the gum agent (see its log)"})
-            except OSError:
-                pass
-        finally:
-            if token is not None:
-                api.log_access(token, self.command, urlsplit(self.path).path, status, items)
-
+            status, payload, headers = 500, {"error": "internal error in the gum agent (see its log)"}, {}
+        # Logged before answering, so what a plugin was given is on record by the time it has it.
+        if token is not None:
+            api.log_access(token, self.command, urlsplit(self.path).path, status, items)
+        try:
+            self._send(status, payload, headers)
+        except OSError:
+            log.debug("client went away before the answer to %s %s", self.command, self.path[:200])
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 

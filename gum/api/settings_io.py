@@ -42,7 +42,7 @@ def _toml_string(value: str) -> str:
             out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
-        elif code < 0x20 or code == 0x7F:
+        elif code < 0x20 or code == 0x7F or code in (0x85, 0x2028, 0x2029):  # the last: line breaks to some
             out.append(f"\\u{code:04X}")
         elif 0xD800 <= code <= 0xDFFF:
             raise InputError("text settings cannot hold lone surrogate characters")
@@ -65,7 +65,7 @@ def _toml_value(value) -> str:
 
 
 def _edit_lines(text: str, updates: dict) -> str:
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): it also breaks at U+2028 and friends inside strings
     for key, value in updates.items():
         line = f"{key} = {_toml_value(value)}"
         set_at = next((i for i, x in enumerate(lines) if re.match(rf"^\s*{re.escape(key)}\s*=", x)), None)
@@ -78,7 +78,7 @@ def _edit_lines(text: str, updates: dict) -> str:
             lines.insert(default_at + 1, line)
         else:
             lines.append(line)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def update_settings(values: dict) -> dict:
@@ -100,7 +100,10 @@ def update_settings(values: dict) -> dict:
 def _write(values: dict) -> None:
     path = write_default_config()
     text = path.read_text()
-    current = tomllib.loads(text)
+    try:
+        current = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path} is not valid TOML ({exc}): fix or delete it first") from None
     try:
         checked = Settings(**{**current, **values})
     except ValidationError as exc:
@@ -111,11 +114,21 @@ def _write(values: dict) -> None:
     clean = {k: getattr(checked, k) for k in values}
     new_text = _edit_lines(text, clean)
     expected = {**current, **clean}
-    if tomllib.loads(new_text) != expected:
+    try:
+        same = tomllib.loads(new_text) == expected
+    except tomllib.TOMLDecodeError:
+        same = False
+    if not same:
         # A hand-written multi-line value confused the line editor: write the values plainly instead.
         new_text = "# gum's settings (rewritten by the API).\n" + "".join(
             f"{k} = {_toml_value(v)}\n" for k, v in expected.items()
         )
+        try:
+            same = tomllib.loads(new_text) == expected
+        except tomllib.TOMLDecodeError:
+            same = False
+        if not same:  # never leave a file the agent cannot start with
+            raise InputError("these values cannot be written to config.toml")
     tmp = path.with_suffix(".toml.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
