@@ -480,3 +480,51 @@ def test_age_text_reads_like_a_person_would_say_it():
     assert age_text(now - timedelta(seconds=5), now) == "now"
     assert age_text(now - timedelta(hours=5), now) == "5h"
     assert age_text(now - timedelta(days=3, hours=2), now) == "3d"
+
+
+def test_after_too_many_crashes_the_app_shows_the_agents_last_lines_in_a_dialog(seeded, qtbot):
+    from gum.ui.application import GumApp
+    from PySide6.QtWidgets import QMessageBox
+
+    script = "import sys; print('model file is corrupt: re-run gum model install'); sys.exit(1)"
+    crash = [sys.executable, "-c", script]
+    app = GumApp(port=free_port(), agent_command=crash, use_tray=False, exit_on_quit=False, poll_ms=60_000)
+    app.supervisor.restart_delay_ms = 10
+    with qtbot.waitSignal(app.agent_gave_up, timeout=WAIT):
+        app.start()
+    box = app._dialogs[-1]
+    assert isinstance(box, QMessageBox) and box.isVisible() and not box.isModal()
+    assert "re-run gum model install" in box.detailedText()
+    assert app.state == "error" and "keeps crashing" in app.reason
+    box.close()
+    app.memory.close()
+
+
+def test_an_uncaught_exception_is_logged_and_shown_without_blocking(qtbot, caplog):
+    from gum.ui import excepthook
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    try:
+        raise ValueError("a bug in a slot")
+    except ValueError:
+        excepthook.excepthook(*sys.exc_info())
+    assert "a bug in a slot" in caplog.text
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    assert any("a bug in a slot" in b.text() for b in boxes)
+    for b in boxes:
+        b.close()
+
+
+def test_the_tray_menu_lists_recent_propositions_and_opens_them_in_the_memory_window(gum_app, seeded, qtbot):
+    from gum.ui.tray_menu import TrayMenu
+
+    with qtbot.waitSignal(gum_app.recent_changed, timeout=WAIT):
+        gum_app.start()
+    menu = TrayMenu(gum_app)
+    recent = next(a.menu() for a in menu.actions() if a.text() == "Recent propositions")
+    items = [a for a in recent.actions() if "Rust" in a.text()]
+    assert items and "[8/10]" in items[0].text()
+    with qtbot.waitSignal(gum_app.memory.detail_loaded, timeout=WAIT,
+                          check_params_cb=lambda i: i == seeded.ids["rust"]):
+        items[0].trigger()
+    assert gum_app.memory.selected()["id"] == seeded.ids["rust"]
