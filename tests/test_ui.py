@@ -528,3 +528,18 @@ def test_the_tray_menu_lists_recent_propositions_and_opens_them_in_the_memory_wi
                           check_params_cb=lambda i: i == seeded.ids["rust"]):
         items[0].trigger()
     assert gum_app.memory.selected()["id"] == seeded.ids["rust"]
+
+
+def test_a_new_data_folder_restarts_the_agent_there_and_is_remembered(gum_app, tmp_path, qtbot):
+    from gum.ui import prefs
+
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+        gum_app.start()
+    assert gum_app.status["counts"]["observations"] == 3
+    first = gum_app.supervisor.pid()
+    elsewhere = tmp_path / "elsewhere"
+    gum_app.set_data_dir(str(elsewhere))
+    qtbot.waitUntil(lambda: gum_app.supervisor.pid() not in (None, first)
+                    and gum_app.status.get("counts", {}).get("observations") == 0, timeout=WAIT)
+    assert (elsewhere / "gum.db").exists()
+    assert prefs.get("data_dir") == str(elsewhere)

@@ -14,6 +14,13 @@ import click
 @click.option("--memory", "open_memory", is_flag=True, help="Open the Memory window at start.")
 def ui_command(no_agent: bool, open_memory: bool) -> None:
     """The tray app: see, correct and revoke what gum believes about you."""
+    try:
+        import PySide6  # noqa: F401 - only to check it is there
+    except ImportError as exc:
+        from gum.errors import GumError
+
+        raise GumError("the tray app needs PySide6: pip install 'gum-desktop[ui]' "
+                       "(or run the agent alone with `gum start`)") from exc
     raise SystemExit(run(supervise=not no_agent, open_memory=open_memory))
 
 
