@@ -477,11 +477,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _handle(self, api: ApiServer):
+        # The body is read first, whatever the answer: closing a socket with unread data resets the connection,
+        # and the client could lose our answer.
+        raw = self._read_body()
         check_host(self.headers.get("Host"))
         url = urlsplit(self.path)
         if len(url.query) > MAX_QUERY_STRING:
             raise HttpError(400, f"the query string is longer than {MAX_QUERY_STRING} characters")
-        raw = self._read_body()
         token = api.authenticate(self.headers.get("Authorization"))
         try:
             wait = api.limiter.take(token.id) if api.limiter else 0.0
@@ -640,6 +642,7 @@ class ApiServer:
             if self.limiter:
                 limits["rate"] = f"{self.limiter.rate * 60:g}/min per token (bursts of {self.limiter.burst:g})"
             self._spec = build_spec(ROUTES, _version(), limits=limits)
+            self._spec["servers"] = [{"url": self.url}]
         return self._spec
 
     # -- request steps (called from worker threads) -----------------------------------------------------
