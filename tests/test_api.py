@@ -676,3 +676,25 @@ def test_settings_with_awkward_text_survive_being_written_twice(server, store):
         c.update_settings(user_name="x")
     assert err.value.status == 400 and "not valid TOML" in err.value.message
     assert config_path().read_text() == "user_name = [broken\n"
+
+
+def test_a_confirm_or_reject_can_be_undone_and_calibration_forgets_it(server, store, seeded):
+    c = Client(server.url, token(store, "tray-like", "propositions:read", "feedback:write"))
+    c.reject(seeded["music"])
+    c.confirm(seeded["job"])
+    back = c.clear_feedback(seeded["music"])
+    assert back["status"] == "active" and back["feedback"] is None
+    assert seeded["music"] in [p["id"] for p in c.recent()]
+    assert c.clear_feedback(seeded["job"])["feedback"] is None
+    assert c.calibration() == []
+    with pytest.raises(ApiError) as err:
+        c.clear_feedback(seeded["job"])
+    assert err.value.status == 404 and "no confirm or reject" in err.value.message
+
+
+def test_the_list_of_recent_propositions_goes_up_to_1000(server, store, seeded):
+    c = Client(server.url, token(store, "tray-like", "propositions:read"))
+    assert len(c.recent(limit=1000)) == 3
+    with pytest.raises(ApiError) as err:
+        c.recent(limit=1001)
+    assert err.value.status == 400

@@ -115,6 +115,10 @@ class Client:
     def reject(self, id: int) -> dict:
         return self._request("POST", f"/v1/propositions/{int(id)}/reject")
 
+    def clear_feedback(self, id: int) -> dict:
+        """Undo a confirm or reject."""
+        return self._request("DELETE", f"/v1/propositions/{int(id)}/feedback")
+
     def edit(self, id: int, text: str | None = None, confidence: int | None = None) -> dict:
         """Rewrite a proposition; returns the new version."""
         body = {k: v for k, v in {"text": text, "confidence": confidence}.items() if v is not None}

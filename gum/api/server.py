@@ -168,6 +168,24 @@ def _reject(r: Request):
     return prop_json(r.store.reject(r.path_params["id"])), 1
 
 
+def _clear_feedback(r: Request):
+    """Undo a confirm or reject: feedback back to none (a rejected one active again), its log row gone, so
+    calibration does not count a click the user took back."""
+    store = r.store
+    pid = r.path_params["id"]
+    p = _visible_lineage(store, pid)
+    if p.feedback is None:
+        raise NotFound(f"proposition #{pid} has no confirm or reject to undo")
+    with store.transaction():
+        store.db.execute(
+            "UPDATE propositions SET feedback = NULL, "
+            "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?", [pid])
+        store.db.execute(
+            "DELETE FROM feedback_log WHERE id = (SELECT id FROM feedback_log WHERE proposition_id = ? "
+            "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)", [pid])
+    return prop_json(store.get(pid)), 1
+
+
 def _edit(r: Request):
     body: EditBody = r.body
     if body.text is None and body.confidence is None:
@@ -260,7 +278,7 @@ ROUTES: list[Route] = [
           params=(Param("q", required=True, max_length=MAX_Q, description="free text"), _limit(10, 100),
                   _SINCE, _UNTIL), response="Propositions"),
     Route("GET", "/v1/propositions", "propositions:read", _recent, "The newest active propositions",
-          params=(_limit(10, 100), _SINCE), response="Propositions"),
+          params=(_limit(10, 1000), _SINCE), response="Propositions"),
     Route("GET", "/v1/propositions/{id}", "propositions:read", _get_proposition,
           "One proposition with reasoning, history and (with observations:read) its evidence",
           response="PropositionDetail"),
@@ -270,6 +288,8 @@ ROUTES: list[Route] = [
           response="Proposition"),
     Route("POST", "/v1/propositions/{id}/reject", "feedback:write", _reject,
           "Say a proposition is false (hidden, never inferred again)", response="Proposition"),
+    Route("DELETE", "/v1/propositions/{id}/feedback", "feedback:write", _clear_feedback,
+          "Undo a confirm or reject (a rejected proposition becomes active again)", response="Proposition"),
     Route("PATCH", "/v1/propositions/{id}", "feedback:write", _edit,
           "Rewrite a proposition (a new version the engine will not overwrite)", body=EditBody,
           body_required=True, response="Proposition"),
