@@ -60,8 +60,9 @@ class GumTools:
     def __init__(self, client):
         self.client = client
 
-    def get_user_context(self, query: str = "", start_hh_mm_ago: str | None = None,
-                         end_hh_mm_ago: str | None = None) -> str:
+    def get_user_context(
+        self, query: str = "", start_hh_mm_ago: str | None = None, end_hh_mm_ago: str | None = None
+    ) -> str:
         start = hh_mm_ago(start_hh_mm_ago)
         end = hh_mm_ago(end_hh_mm_ago)
         if start and end and start > end:
@@ -121,9 +122,10 @@ def build_server(client):
     server = MCPServer(
         "gum",
         instructions=(
-            "gum is a local model of the user, learned on their own machine from how they use their computer. "
-            "Call get_user_context whenever what the user wants is underspecified: it returns what gum believes "
-            "about them (with confidence 1-10). Tell gum when a statement is right or wrong with give_feedback."
+            "gum is a local model of the user, learned on their own machine from how they use their "
+            "computer. Call get_user_context whenever what the user wants is underspecified: it returns what "
+            "gum believes about them (with confidence 1-10). Tell gum when a statement is right or wrong "
+            "with give_feedback."
         ),
     )
 
@@ -139,8 +141,9 @@ def build_server(client):
             raise ToolError(str(exc)) from None
 
     @server.tool()
-    async def get_user_context(query: str = "", start_hh_mm_ago: str | None = None,
-                               end_hh_mm_ago: str | None = None) -> str:
+    async def get_user_context(
+        query: str = "", start_hh_mm_ago: str | None = None, end_hh_mm_ago: str | None = None
+    ) -> str:
         """Retrieve what gum knows about the user that is relevant to a query, within a time window.
 
         Args:
@@ -162,8 +165,9 @@ def build_server(client):
         return await call(tools.list_recent_propositions, limit)
 
     @server.tool()
-    async def give_feedback(proposition_id: int, action: Literal["confirm", "reject", "edit"],
-                            text: str | None = None) -> str:
+    async def give_feedback(
+        proposition_id: int, action: Literal["confirm", "reject", "edit"], text: str | None = None
+    ) -> str:
         """Tell gum whether one of its propositions about the user is right.
 
         Args:
@@ -179,8 +183,13 @@ def build_server(client):
 
 @click.command("mcp")
 @click.option("--token", envvar="GUM_API_TOKEN", help="This plugin's API token (GUM_API_TOKEN).")
-@click.option("--port", envvar="GUM_API_PORT", type=click.IntRange(1, 65535), default=None,
-              help="The agent's API port (GUM_API_PORT, default 8765).")
+@click.option(
+    "--port",
+    envvar="GUM_API_PORT",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="The agent's API port (GUM_API_PORT, default 8765).",
+)
 def mcp_command(token: str | None, port: int | None) -> None:
     """Serve gum to an assistant over MCP (stdio), through the running agent's API."""
     from .api import DEFAULT_PORT

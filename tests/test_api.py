@@ -37,21 +37,52 @@ def server(agent):
 @pytest.fixture
 def seeded(store):
     """Three observations and three propositions (one with a revised history) in the database."""
-    o1, _ = store.add_observation(Observation(observer="screen", app="Overleaf", window="thesis.tex",
-                                              text="Chapter 3: protein folding simulations, draft for Dr. Okafor"))
-    o2, _ = store.add_observation(Observation(observer="screen", app="Firefox", window="Stripe careers",
-                                              text="Backend Engineer application form, Stripe, Dublin"))
-    o3, _ = store.add_observation(Observation(observer="window", app="Spotify", window="Lo-fi beats to study to",
-                                              text="Playing lo-fi beats"))
-    thesis = store.insert_proposition(Proposition(text="Priya is writing a PhD thesis on protein folding",
-                                                  reasoning="She edits thesis.tex about protein folding.",
-                                                  confidence=8, decay=9), [o1])
-    revised = store.revise(thesis, Proposition(text="Priya is writing chapter 3 of her PhD thesis on protein folding",
-                                               reasoning="Chapter 3 on screen.", confidence=9, decay=9))
-    job = store.insert_proposition(Proposition(text="Priya is applying for a backend engineer job at Stripe",
-                                               confidence=7, decay=6), [o2])
-    music = store.insert_proposition(Proposition(text="Priya listens to lo-fi music while she works",
-                                                 confidence=5, decay=7), [o3])
+    o1, _ = store.add_observation(
+        Observation(
+            observer="screen",
+            app="Overleaf",
+            window="thesis.tex",
+            text="Chapter 3: protein folding simulations, draft for Dr. Okafor",
+        )
+    )
+    o2, _ = store.add_observation(
+        Observation(
+            observer="screen",
+            app="Firefox",
+            window="Stripe careers",
+            text="Backend Engineer application form, Stripe, Dublin",
+        )
+    )
+    o3, _ = store.add_observation(
+        Observation(
+            observer="window", app="Spotify", window="Lo-fi beats to study to", text="Playing lo-fi beats"
+        )
+    )
+    thesis = store.insert_proposition(
+        Proposition(
+            text="Priya is writing a PhD thesis on protein folding",
+            reasoning="She edits thesis.tex about protein folding.",
+            confidence=8,
+            decay=9,
+        ),
+        [o1],
+    )
+    revised = store.revise(
+        thesis,
+        Proposition(
+            text="Priya is writing chapter 3 of her PhD thesis on protein folding",
+            reasoning="Chapter 3 on screen.",
+            confidence=9,
+            decay=9,
+        ),
+    )
+    job = store.insert_proposition(
+        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6),
+        [o2],
+    )
+    music = store.insert_proposition(
+        Proposition(text="Priya listens to lo-fi music while she works", confidence=5, decay=7), [o3]
+    )
     return {"obs": [o1, o2, o3], "thesis_v1": thesis, "thesis": revised, "job": job, "music": music}
 
 
@@ -84,10 +115,14 @@ def test_a_request_without_a_token_is_refused_with_401_and_a_json_message(server
 def test_a_wrong_token_is_refused_with_401(server, store, seeded):
     token(store, "editor", "propositions:read")
     for bad in ("gum_not-a-real-token", "Basic dXNlcjpwYXNz"):
-        r = httpx.get(server.url + "/v1/propositions", headers={"Authorization": f"Bearer {bad}"}, trust_env=False)
+        r = httpx.get(
+            server.url + "/v1/propositions", headers={"Authorization": f"Bearer {bad}"}, trust_env=False
+        )
         assert r.status_code == 401, bad
         assert "Priya" not in r.text
-    r = httpx.get(server.url + "/v1/propositions", headers={"Authorization": "Basic dXNlcjpwYXNz"}, trust_env=False)
+    r = httpx.get(
+        server.url + "/v1/propositions", headers={"Authorization": "Basic dXNlcjpwYXNz"}, trust_env=False
+    )
     assert r.status_code == 401 and "Bearer" in r.json()["error"]
 
 
@@ -114,12 +149,14 @@ def test_a_revoked_token_stops_working_at_once(server, store, seeded):
         (("propositions:read",), "PUT", "/v1/settings", {"user_name": "Mallory"}, "admin"),
     ],
 )
-def test_a_token_without_the_scope_gets_403_naming_the_missing_scope(server, store, agent, seeded, scopes, method,
-                                                                     path, body, needed):
+def test_a_token_without_the_scope_gets_403_naming_the_missing_scope(
+    server, store, agent, seeded, scopes, method, path, body, needed
+):
     secret = token(store, "plugin", *scopes)
     before = store.get(seeded["thesis"])
-    r = httpx.request(method, server.url + path, json=body, headers={"Authorization": f"Bearer {secret}"},
-                      trust_env=False)
+    r = httpx.request(
+        method, server.url + path, json=body, headers={"Authorization": f"Bearer {secret}"}, trust_env=False
+    )
     assert r.status_code == 403
     assert needed in r.json()["error"]
     assert not agent.is_paused()
@@ -133,8 +170,18 @@ def test_new_tokens_cannot_read_observations_unless_granted(store):
     assert not info.allows("observations:read")
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example",
-                                  "localhost.evil.example", "attacker.com:80", "127.0.0.2", "0.0.0.0"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:8765",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+        "attacker.com:80",
+        "127.0.0.2",
+        "0.0.0.0",
+    ],
+)
 def test_a_foreign_host_header_is_refused_even_with_a_valid_token(server, store, seeded, host):
     secret = token(store, "chat", "admin")
     r = get(server, "/v1/propositions", secret, Host=host)
@@ -154,9 +201,16 @@ def test_no_cors_headers_are_sent_even_to_a_cross_origin_request(server, store, 
     r = get(server, "/v1/propositions", secret, Origin="https://evil.example")
     assert r.status_code == 200
     assert not [h for h in r.headers if h.lower().startswith("access-control-")]
-    preflight = httpx.request("OPTIONS", server.url + "/v1/propositions", trust_env=False, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "authorization"})
+    preflight = httpx.request(
+        "OPTIONS",
+        server.url + "/v1/propositions",
+        trust_env=False,
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert preflight.status_code >= 400
     assert not [h for h in preflight.headers if h.lower().startswith("access-control-")]
 
@@ -236,8 +290,21 @@ def test_query_returns_the_same_ranking_as_gum_query(server, store, seeded):
     assert [p["id"] for p in got] == [p.id for p in expected]
     assert len(got) == 2
     assert c.query("protein folding thesis")[0]["id"] == seeded["thesis"]
-    assert set(got[0]) == {"id", "text", "confidence", "decay", "status", "version", "evidence_count", "feedback",
-                           "edited", "source", "created_at", "updated_at", "score"}
+    assert set(got[0]) == {
+        "id",
+        "text",
+        "confidence",
+        "decay",
+        "status",
+        "version",
+        "evidence_count",
+        "feedback",
+        "edited",
+        "source",
+        "created_at",
+        "updated_at",
+        "score",
+    }
     assert got[0]["score"] > 0
     assert c.query("protein", since="1h") and not c.query("protein", until="2000-01-01")
 
@@ -279,7 +346,9 @@ def test_feedback_confirm_reject_edit_and_add(server, store, seeded):
 
 
 def test_revoked_propositions_never_come_back_through_the_api(server, store, seeded):
-    c = Client(server.url, token(store, "assistant", "propositions:read", "observations:read", "feedback:write"))
+    c = Client(
+        server.url, token(store, "assistant", "propositions:read", "observations:read", "feedback:write")
+    )
     revoked = c.revoke(seeded["thesis"], with_evidence=True)
     assert revoked["status"] == "revoked"
     assert not [p for p in c.query("protein folding thesis") if "thesis" in p["text"]]
@@ -293,8 +362,13 @@ def test_revoked_propositions_never_come_back_through_the_api(server, store, see
 
 def test_feedback_on_a_missing_proposition_is_a_404(server, store, seeded):
     c = Client(server.url, token(store, "assistant", "feedback:write", "propositions:read"))
-    for call in (lambda: c.confirm(999), lambda: c.reject(999), lambda: c.edit(999, text="x"),
-                 lambda: c.revoke(999), lambda: c.get(999)):
+    for call in (
+        lambda: c.confirm(999),
+        lambda: c.reject(999),
+        lambda: c.edit(999, text="x"),
+        lambda: c.revoke(999),
+        lambda: c.get(999),
+    ):
         with pytest.raises(ApiError) as err:
             call()
         assert err.value.status == 404 and "999" in err.value.message
@@ -331,7 +405,10 @@ def test_pause_and_resume_change_the_agents_state(server, store, agent):
 def test_tokens_can_be_created_listed_and_revoked_over_the_api(server, store):
     admin = Client(server.url, token(store, "admin-plugin", "admin"))
     created = admin.create_token("notes-app", ["propositions:read", "feedback:write"])
-    assert created["token"].startswith("gum_") and created["scopes"] == ["propositions:read", "feedback:write"]
+    assert created["token"].startswith("gum_") and created["scopes"] == [
+        "propositions:read",
+        "feedback:write",
+    ]
     assert Client(server.url, created["token"]).health()["ok"]
     listed = {t["name"]: t for t in admin.tokens()}
     assert "token" not in listed["notes-app"] and listed["notes-app"]["last_used_at"]
@@ -362,8 +439,11 @@ def test_settings_are_read_with_secrets_masked_and_written_to_config_toml(server
     text = config_path().read_text()
     assert tomllib.loads(text) == {"user_name": "Priya", "batch_size": 4}
     assert "# user_name" in text  # the commented defaults are kept
-    for bad, message in (({"no_such_setting": 1}, "unknown setting"), ({"batch_size": 0}, "batch_size"),
-                         ({"key_store": "passphrase"}, "command line")):
+    for bad, message in (
+        ({"no_such_setting": 1}, "unknown setting"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"key_store": "passphrase"}, "command line"),
+    ):
         with pytest.raises(ApiError) as err:
             c.update_settings(**bad)
         assert err.value.status == 400 and message in err.value.message
@@ -418,12 +498,15 @@ def test_the_tray_tokens_reads_are_not_logged_but_its_writes_are(agent, store, s
         tray.recent()
         tray.confirm(seeded["job"])
         assert [(e["plugin"], e["path"]) for e in tray.access_log()] == [
-            ("tray", f"/v1/propositions/{seeded['job']}/confirm")]
+            ("tray", f"/v1/propositions/{seeded['job']}/confirm")
+        ]
     finally:
         api.stop()
 
 
-def test_the_tray_token_from_the_environment_is_admin_and_replaces_the_previous_one(agent, store, monkeypatch):
+def test_the_tray_token_from_the_environment_is_admin_and_replaces_the_previous_one(
+    agent, store, monkeypatch
+):
     monkeypatch.setenv("GUM_TRAY_TOKEN", "first-tray-token-0123456789")
     api = ApiServer(agent, port=0).start()
     api.stop()
@@ -448,12 +531,21 @@ def test_limits_on_sizes_and_values_give_clear_errors(server, store):
     auth = {"Authorization": f"Bearer {secret}"}
 
     def call(method, path, **kw):
-        return httpx.request(method, server.url + path, headers={**auth, **kw.pop("headers", {})},
-                             trust_env=False, **kw)
+        return httpx.request(
+            method, server.url + path, headers={**auth, **kw.pop("headers", {})}, trust_env=False, **kw
+        )
 
     cases = [
-        (call("POST", "/v1/propositions", content=b"x" * 70_000, headers={"Content-Type": "application/json"}),
-         413, "larger than"),
+        (
+            call(
+                "POST",
+                "/v1/propositions",
+                content=b"x" * 70_000,
+                headers={"Content-Type": "application/json"},
+            ),
+            413,
+            "larger than",
+        ),
         (call("GET", "/v1/query?q=a&limit=101"), 400, "between 1 and 100"),
         (call("GET", "/v1/query?q=a&limit=ten"), 400, "whole number"),
         (call("GET", "/v1/query"), 400, "missing query parameter 'q'"),
@@ -462,10 +554,18 @@ def test_limits_on_sizes_and_values_give_clear_errors(server, store):
         (call("GET", "/v1/query?q=" + "a" * 501), 400, "longer than 500"),
         (call("GET", "/v1/query?q=a&x=" + "b" * 5000), 400, "query string is longer"),
         (call("GET", "/v1/query?q=a&since=yesterday"), 400, "is not a time"),
-        (call("POST", "/v1/propositions", content=b"{not json", headers={"Content-Type": "application/json"}),
-         400, "not valid JSON"),
-        (call("POST", "/v1/propositions", content=b"text=hi", headers={"Content-Type": "text/plain"}),
-         415, "application/json"),
+        (
+            call(
+                "POST", "/v1/propositions", content=b"{not json", headers={"Content-Type": "application/json"}
+            ),
+            400,
+            "not valid JSON",
+        ),
+        (
+            call("POST", "/v1/propositions", content=b"text=hi", headers={"Content-Type": "text/plain"}),
+            415,
+            "application/json",
+        ),
         (call("POST", "/v1/propositions", json={"text": "hi", "confidence": 11}), 400, "confidence"),
         (call("POST", "/v1/propositions", json={"text": "hi", "admin": True}), 400, "admin"),
         (call("POST", "/v1/propositions", json={"text": "   "}), 400, "text"),
@@ -497,7 +597,9 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(agent, store):
 def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(server, store):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"\x16\x03\x01 garbage that is not http\r\n\r\n")
-        reply = s.recv(4096)
+        reply = b""
+        while chunk := s.recv(4096):  # until the server closes the connection
+            reply += chunk
     assert reply.startswith(b"HTTP/1.") and b'{"error"' in reply
     assert get(server, "/v1/health", token(store, "chat", "propositions:read")).status_code == 200
 
@@ -517,8 +619,9 @@ def test_gum_token_commands_create_list_and_revoke(store):
     from gum.cli import main
 
     runner = CliRunner()
-    created = runner.invoke(main, ["token", "create", "vscode", "--scope", "propositions:read",
-                                   "--scope", "feedback:write"])
+    created = runner.invoke(
+        main, ["token", "create", "vscode", "--scope", "propositions:read", "--scope", "feedback:write"]
+    )
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip()
     assert secret.startswith("gum_")
@@ -533,7 +636,9 @@ def test_gum_token_commands_create_list_and_revoke(store):
     assert bad.exit_code == 2 and "root" in bad.output
 
 
-def test_an_unexpected_failure_is_a_json_500_without_a_traceback_and_is_logged(server, store, agent, monkeypatch):
+def test_an_unexpected_failure_is_a_json_500_without_a_traceback_and_is_logged(
+    server, store, agent, monkeypatch
+):
     def broken_status():
         raise RuntimeError("observer table exploded at /home/priya/secret")
 
@@ -560,7 +665,7 @@ def served_spec(server, store) -> dict:
 
 
 def _fuzz(server, spec: dict, secret: str | None, *, modes, examples: int, operations=None, on_response):
-    """Send schemathesis-generated requests for every operation of `spec`; hand each response to on_response."""
+    """Send schemathesis-generated requests for each operation of `spec`; each response to on_response."""
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.generation.modes import GenerationMode
@@ -573,9 +678,16 @@ def _fuzz(server, spec: dict, secret: str | None, *, modes, examples: int, opera
         if operations is not None and (op.method.upper(), op.path) not in operations:
             continue
         for mode in modes:
+
             @given(case=op.as_strategy(generation_mode=GenerationMode(mode)))
-            @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
             def run(case):
                 nonlocal ran
                 ran += 1
@@ -588,15 +700,20 @@ def _fuzz(server, spec: dict, secret: str | None, *, modes, examples: int, opera
 
 def data_fingerprint(store) -> dict:
     """Row counts of every table and a digest of what feedback changes in place (status, feedback, text)."""
-    tables = [r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+    tables = [
+        r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    ]
     counts = {t: store.db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
-    props = store.db.execute("SELECT id, status, feedback, text, confidence FROM propositions ORDER BY id").fetchall()
+    props = store.db.execute(
+        "SELECT id, status, feedback, text, confidence FROM propositions ORDER BY id"
+    ).fetchall()
     live = store.db.execute("SELECT name, revoked FROM api_tokens ORDER BY id").fetchall()
     return {"counts": counts, "propositions": props, "tokens": live}
 
 
-def test_fuzzing_every_endpoint_from_its_spec_finds_no_server_error_and_no_spec_violation(server, store, seeded,
-                                                                                        served_spec):
+def test_fuzzing_every_endpoint_from_its_spec_finds_no_server_error_and_no_spec_violation(
+    server, store, seeded, served_spec
+):
     secret = token(store, "fuzzer-admin-7f3k2", "admin")
     failures = []
 
@@ -607,16 +724,18 @@ def test_fuzzing_every_endpoint_from_its_spec_finds_no_server_error_and_no_spec_
         except BaseException as exc:  # noqa: BLE001 - collected, then reported all together
             failures.append(f"{case.method} {case.formatted_path}: {str(exc)[:800]}")
 
-    ran = _fuzz(server, served_spec, secret, modes=("positive", "negative"), examples=FUZZ_EXAMPLES,
-                on_response=check)
+    ran = _fuzz(
+        server, served_spec, secret, modes=("positive", "negative"), examples=FUZZ_EXAMPLES, on_response=check
+    )
     assert ran > 300
     assert not failures, "\n\n".join(failures[:5])
     assert Client(server.url, token(store, "after-fuzz", "propositions:read")).health()["ok"]
 
 
 @pytest.mark.parametrize("who", ["no token", "wrong token", "revoked token"])
-def test_fuzzing_without_a_valid_token_is_refused_everywhere_and_writes_nothing(server, store, seeded, served_spec,
-                                                                               who):
+def test_fuzzing_without_a_valid_token_is_refused_everywhere_and_writes_nothing(
+    server, store, seeded, served_spec, who
+):
     from gum.config import config_path
 
     secret = {"no token": None, "wrong token": "gum_" + "x" * 43}.get(who)
@@ -637,8 +756,9 @@ def test_fuzzing_without_a_valid_token_is_refused_everywhere_and_writes_nothing(
     assert not config_path().exists() or "Mallory" not in config_path().read_text()
 
 
-def test_fuzzing_with_a_token_lacking_the_scope_is_refused_and_changes_no_data(server, store, agent, seeded,
-                                                                              served_spec):
+def test_fuzzing_with_a_token_lacking_the_scope_is_refused_and_changes_no_data(
+    server, store, agent, seeded, served_spec
+):
     from gum.config import config_path
 
     secret = token(store, "read-only-plugin", "propositions:read")
@@ -647,17 +767,25 @@ def test_fuzzing_with_a_token_lacking_the_scope_is_refused_and_changes_no_data(s
 
     def check(case, response):
         # 403, or 400/404/405 from routing that runs before the scope check (e.g. an id that is not a number)
-        assert response.status_code in (403, 404, 405), (case.method, case.path, response.status_code, response.text)
+        assert response.status_code in (403, 404, 405), (
+            case.method,
+            case.path,
+            response.status_code,
+            response.text,
+        )
 
-    ran = _fuzz(server, served_spec, secret, modes=("positive",), examples=8, operations=needs_more,
-                on_response=check)
+    ran = _fuzz(
+        server, served_spec, secret, modes=("positive",), examples=8, operations=needs_more, on_response=check
+    )
     assert ran > 60
     after = data_fingerprint(store)
     assert after["propositions"] == before["propositions"]
     for table, n in before["counts"].items():
         if table not in ("api_access_log", "api_tokens"):
             assert after["counts"][table] == n, table
-    assert after["counts"]["api_access_log"] > before["counts"]["api_access_log"]  # the refusals are on record
+    assert (
+        after["counts"]["api_access_log"] > before["counts"]["api_access_log"]
+    )  # the refusals are on record
     assert not agent.is_paused()
     assert not config_path().exists()
 

@@ -30,17 +30,31 @@ def server(monkeypatch):
 
 @pytest.fixture
 def seeded(store):
-    o1, _ = store.add_observation(Observation(observer="screen", app="Overleaf", window="thesis.tex",
-                                              text="Chapter 3: protein folding simulations"))
-    thesis = store.insert_proposition(Proposition(text="Priya is writing a PhD thesis on protein folding",
-                                                  reasoning="She edits thesis.tex.", confidence=8, decay=9), [o1])
-    job = store.insert_proposition(Proposition(text="Priya is applying for a backend engineer job at Stripe",
-                                               confidence=7, decay=6))
+    o1, _ = store.add_observation(
+        Observation(
+            observer="screen",
+            app="Overleaf",
+            window="thesis.tex",
+            text="Chapter 3: protein folding simulations",
+        )
+    )
+    thesis = store.insert_proposition(
+        Proposition(
+            text="Priya is writing a PhD thesis on protein folding",
+            reasoning="She edits thesis.tex.",
+            confidence=8,
+            decay=9,
+        ),
+        [o1],
+    )
+    job = store.insert_proposition(
+        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6)
+    )
     return {"thesis": thesis, "job": job}
 
 
 def run_mcp_session(server, secret: str, calls: list[tuple[str, dict]]):
-    """Start `gum mcp` with the mcp stdio client, list its tools, make `calls`; returns (tool names, results)."""
+    """Start `gum mcp` with the mcp stdio client, list its tools, make `calls`; return what came back."""
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
@@ -66,18 +80,36 @@ def is_error(result) -> bool:
 
 
 def test_an_mcp_client_lists_gums_tools_and_gets_the_users_context(server, store, seeded):
-    secret, _ = tokens.create_token(store, "mcp", ["propositions:read", "observations:read", "feedback:write"])
-    names, tools, results = run_mcp_session(server, secret, [
-        ("get_user_context", {"query": "protein folding thesis"}),
-        ("get_user_context", {"query": "protein folding", "start_hh_mm_ago": "01:00", "end_hh_mm_ago": "00:00"}),
-        ("get_user_context", {"query": "protein folding", "start_hh_mm_ago": "48:00", "end_hh_mm_ago": "24:00"}),
-        ("get_user_context", {}),
-        ("list_recent_propositions", {"limit": 5}),
-        ("give_feedback", {"proposition_id": seeded["job"], "action": "confirm"}),
-        ("give_feedback", {"proposition_id": seeded["thesis"], "action": "edit",
-                           "text": "Priya is writing chapter 3 of her PhD thesis"}),
-        ("get_user_context", {"query": "thesis", "start_hh_mm_ago": "1 hour"}),
-    ])
+    secret, _ = tokens.create_token(
+        store, "mcp", ["propositions:read", "observations:read", "feedback:write"]
+    )
+    names, tools, results = run_mcp_session(
+        server,
+        secret,
+        [
+            ("get_user_context", {"query": "protein folding thesis"}),
+            (
+                "get_user_context",
+                {"query": "protein folding", "start_hh_mm_ago": "01:00", "end_hh_mm_ago": "00:00"},
+            ),
+            (
+                "get_user_context",
+                {"query": "protein folding", "start_hh_mm_ago": "48:00", "end_hh_mm_ago": "24:00"},
+            ),
+            ("get_user_context", {}),
+            ("list_recent_propositions", {"limit": 5}),
+            ("give_feedback", {"proposition_id": seeded["job"], "action": "confirm"}),
+            (
+                "give_feedback",
+                {
+                    "proposition_id": seeded["thesis"],
+                    "action": "edit",
+                    "text": "Priya is writing chapter 3 of her PhD thesis",
+                },
+            ),
+            ("get_user_context", {"query": "thesis", "start_hh_mm_ago": "1 hour"}),
+        ],
+    )
     assert set(names) == {"get_user_context", "list_recent_propositions", "give_feedback"}
     context_tool = next(t for t in tools if t.name == "get_user_context")
     props = (getattr(context_tool, "input_schema", None) or context_tool.inputSchema)["properties"]
@@ -100,24 +132,36 @@ def test_an_mcp_client_lists_gums_tools_and_gets_the_users_context(server, store
 
 def test_the_mcp_server_is_bound_by_its_tokens_scopes_and_logged(server, store, seeded):
     secret, _ = tokens.create_token(store, "claude-desktop", ["propositions:read"])
-    _, _, (context, feedback) = run_mcp_session(server, secret, [
-        ("get_user_context", {"query": "protein folding"}),
-        ("give_feedback", {"proposition_id": seeded["job"], "action": "reject"}),
-    ])
+    _, _, (context, feedback) = run_mcp_session(
+        server,
+        secret,
+        [
+            ("get_user_context", {"query": "protein folding"}),
+            ("give_feedback", {"proposition_id": seeded["job"], "action": "reject"}),
+        ],
+    )
     assert "PhD thesis" in text_of(context)
     assert "protein folding simulations" not in text_of(context)  # no observations:read, no evidence
     assert is_error(feedback) and "feedback:write" in text_of(feedback)
     assert store.get(seeded["job"]).status == "active"
     log = tokens.access_log(store, plugin="claude-desktop")
-    assert ("POST", f"/v1/propositions/{seeded['job']}/reject", 403) in [(e["method"], e["path"], e["status"])
-                                                                        for e in log]
+    assert ("POST", f"/v1/propositions/{seeded['job']}/reject", 403) in [
+        (e["method"], e["path"], e["status"]) for e in log
+    ]
     assert any(e["path"] == "/v1/query" and e["items"] == 1 for e in log)
 
 
 def test_gum_mcp_without_a_token_exits_with_a_message_saying_how_to_make_one():
     env = {k: v for k, v in os.environ.items() if k != "GUM_API_TOKEN"}
-    done = subprocess.run([sys.executable, "-m", "gum.cli", "mcp"], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "gum.cli", "mcp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert "gum token create mcp" in done.stderr
     assert done.stdout == ""  # stdout belongs to the protocol

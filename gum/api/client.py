@@ -1,7 +1,7 @@
 """A small synchronous client for the local API (used by the tray app, `gum mcp` and plugins).
 
     from gum.api.client import Client, ApiError
-    c = Client(token="gum_...")                  # base_url defaults to http://127.0.0.1:<GUM_API_PORT or 8765>
+    c = Client(token="gum_...")  # base_url defaults to http://127.0.0.1:<GUM_API_PORT or 8765>
     for p in c.query("what is the user working on?", limit=5):
         print(p["confidence"], p["text"])
 
@@ -58,7 +58,9 @@ class Client:
         except httpx.TimeoutException as exc:
             raise ApiError(0, f"the gum agent at {self.base_url} did not answer in time ({exc})") from exc
         except httpx.HTTPError as exc:
-            raise ApiError(0, f"cannot reach the gum agent at {self.base_url}: is it running? ({exc})") from exc
+            raise ApiError(
+                0, f"cannot reach the gum agent at {self.base_url}: is it running? ({exc})"
+            ) from exc
         try:
             data = resp.json()
         except ValueError:
@@ -89,14 +91,19 @@ class Client:
         """The agent's status: state, paused, busy, model, observers, queue, counts, last_error."""
         return self._request("GET", "/v1/status")
 
-    def query(self, q: str, limit: int = 10, since: str | None = None, until: str | None = None) -> list[dict]:
+    def query(
+        self, q: str, limit: int = 10, since: str | None = None, until: str | None = None
+    ) -> list[dict]:
         """Propositions relevant to `q`, best first (same ranking as `gum query`)."""
-        return self._request("GET", "/v1/query", params={"q": q, "limit": limit, "since": since,
-                                                         "until": until})["propositions"]
+        return self._request(
+            "GET", "/v1/query", params={"q": q, "limit": limit, "since": since, "until": until}
+        )["propositions"]
 
     def recent(self, limit: int = 10, since: str | None = None) -> list[dict]:
         """The newest active propositions."""
-        return self._request("GET", "/v1/propositions", params={"limit": limit, "since": since})["propositions"]
+        return self._request("GET", "/v1/propositions", params={"limit": limit, "since": since})[
+            "propositions"
+        ]
 
     def get(self, id: int) -> dict:
         """One proposition with reasoning, evidence (with observations:read) and history."""
@@ -125,13 +132,17 @@ class Client:
         return self._request("PATCH", f"/v1/propositions/{int(id)}", json=body)
 
     def revoke(self, id: int, with_evidence: bool = False) -> dict:
-        return self._request("POST", f"/v1/propositions/{int(id)}/revoke", json={"with_evidence": with_evidence})
+        return self._request(
+            "POST", f"/v1/propositions/{int(id)}/revoke", json={"with_evidence": with_evidence}
+        )
 
-    def observations(self, limit: int = 50, q: str | None = None, since: str | None = None,
-                     until: str | None = None) -> list[dict]:
+    def observations(
+        self, limit: int = 50, q: str | None = None, since: str | None = None, until: str | None = None
+    ) -> list[dict]:
         """Raw observations, newest first (needs observations:read)."""
-        return self._request("GET", "/v1/observations", params={"limit": limit, "q": q, "since": since,
-                                                                "until": until})["observations"]
+        return self._request(
+            "GET", "/v1/observations", params={"limit": limit, "q": q, "since": since, "until": until}
+        )["observations"]
 
     def calibration(self) -> list[dict]:
         """[{"confidence", "confirmed", "rejected"}, ...] per confidence level."""

@@ -19,8 +19,12 @@ def _integral(value):
     return value
 
 
-Confidence = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=10),
-                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10})]
+Confidence = Annotated[
+    int,
+    BeforeValidator(_integral),
+    Field(ge=1, le=10),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 10}),
+]
 
 
 class Body(BaseModel):
@@ -70,10 +74,17 @@ class PauseBody(Body):
 class TokenBody(Body):
     """POST /v1/tokens."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-                      json_schema_extra={"not": {"const": "tray"}})  # the tray app's own, set by the agent
-    scopes: list[str] = Field(min_length=1, max_length=len(SCOPES),
-                              json_schema_extra={"items": {"type": "string", "enum": list(SCOPES)}})
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        json_schema_extra={"not": {"const": "tray"}},
+    )  # the tray app's own, set by the agent
+    scopes: list[str] = Field(
+        min_length=1,
+        max_length=len(SCOPES),
+        json_schema_extra={"items": {"type": "string", "enum": list(SCOPES)}},
+    )
 
 
 def prop_json(p: Proposition) -> dict:

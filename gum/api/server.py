@@ -123,7 +123,9 @@ def _status(r: Request):
 def _query(r: Request):
     from ..search import query
 
-    props = query(r.store, r.query["q"], limit=r.query["limit"], since=r.query["since"], until=r.query["until"])
+    props = query(
+        r.store, r.query["q"], limit=r.query["limit"], since=r.query["since"], until=r.query["until"]
+    )
     return {"propositions": [prop_json(p) for p in props]}, len(props)
 
 
@@ -179,10 +181,14 @@ def _clear_feedback(r: Request):
     with store.transaction():
         store.db.execute(
             "UPDATE propositions SET feedback = NULL, "
-            "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?", [pid])
+            "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?",
+            [pid],
+        )
         store.db.execute(
             "DELETE FROM feedback_log WHERE id = (SELECT id FROM feedback_log WHERE proposition_id = ? "
-            "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)", [pid])
+            "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)",
+            [pid],
+        )
     return prop_json(store.get(pid)), 1
 
 
@@ -201,14 +207,21 @@ def _revoke(r: Request):
 
 
 def _observations(r: Request):
-    obs = r.store.observations(limit=r.query["limit"], since=r.query["since"], until=r.query["until"],
-                               q=r.query["q"] or "")
+    obs = r.store.observations(
+        limit=r.query["limit"], since=r.query["since"], until=r.query["until"], q=r.query["q"] or ""
+    )
     return {"observations": [obs_json(o) for o in obs]}, len(obs)
 
 
 def _calibration(r: Request):
-    levels = [{"confidence": int(x["confidence"] or 0), "confirmed": int(x["confirmed"] or 0),
-               "rejected": int(x["rejected"] or 0)} for x in r.store.calibration()]
+    levels = [
+        {
+            "confidence": int(x["confidence"] or 0),
+            "confirmed": int(x["confirmed"] or 0),
+            "rejected": int(x["rejected"] or 0),
+        }
+        for x in r.store.calibration()
+    ]
     return {"levels": levels}, len(levels)
 
 
@@ -261,62 +274,189 @@ def _openapi(r: Request):
     return r.agent_api.spec(), 0  # type: ignore[attr-defined]
 
 
-_SINCE = Param("since", "time", description="only newer: 30m, 3h, 2d, 1w ago, a date or an RFC 3339 date-time")
-_UNTIL = Param("until", "time", description="only older: 30m, 3h, 2d, 1w ago, a date or an RFC 3339 date-time")
+_SINCE = Param(
+    "since", "time", description="only newer: 30m, 3h, 2d, 1w ago, a date or an RFC 3339 date-time"
+)
+_UNTIL = Param(
+    "until", "time", description="only older: 30m, 3h, 2d, 1w ago, a date or an RFC 3339 date-time"
+)
 
 
 def _limit(default: int, maximum: int) -> Param:
-    return Param("limit", "int", default=default, minimum=1, maximum=maximum, description=f"at most {maximum}")
+    return Param(
+        "limit", "int", default=default, minimum=1, maximum=maximum, description=f"at most {maximum}"
+    )
 
 
 ROUTES: list[Route] = [
     Route("GET", "/v1/health", None, _health, "Is the agent up? (any valid token)", response="Health"),
-    Route("GET", "/v1/status", "propositions:read", _status,
-          "The agent's state, observers, model, queue, counts and last error", response="Status"),
-    Route("GET", "/v1/query", "propositions:read", _query,
-          "Propositions relevant to q, best first (the ranking of `gum query`)",
-          params=(Param("q", required=True, max_length=MAX_Q, description="free text"), _limit(10, 100),
-                  _SINCE, _UNTIL), response="Propositions"),
-    Route("GET", "/v1/propositions", "propositions:read", _recent, "The newest active propositions",
-          params=(_limit(10, 1000), _SINCE), response="Propositions"),
-    Route("GET", "/v1/propositions/{id}", "propositions:read", _get_proposition,
-          "One proposition with reasoning, history and (with observations:read) its evidence",
-          response="PropositionDetail"),
-    Route("POST", "/v1/propositions", "feedback:write", _add_proposition, "Add a proposition by hand",
-          body=AddBody, body_required=True, response="Proposition", status=201),
-    Route("POST", "/v1/propositions/{id}/confirm", "feedback:write", _confirm, "Say a proposition is true",
-          response="Proposition"),
-    Route("POST", "/v1/propositions/{id}/reject", "feedback:write", _reject,
-          "Say a proposition is false (hidden, never inferred again)", response="Proposition"),
-    Route("DELETE", "/v1/propositions/{id}/feedback", "feedback:write", _clear_feedback,
-          "Undo a confirm or reject (a rejected proposition becomes active again)", response="Proposition"),
-    Route("PATCH", "/v1/propositions/{id}", "feedback:write", _edit,
-          "Rewrite a proposition (a new version the engine will not overwrite)", body=EditBody,
-          body_required=True, response="Proposition"),
-    Route("POST", "/v1/propositions/{id}/revoke", "feedback:write", _revoke,
-          "Forget a proposition (and optionally its evidence): never shown or inferred again",
-          body=RevokeBody, response="Proposition"),
-    Route("GET", "/v1/observations", "observations:read", _observations, "Raw observations, newest first",
-          params=(_limit(50, 200), Param("q", max_length=MAX_Q, description="free text"), _SINCE, _UNTIL),
-          response="Observations"),
-    Route("GET", "/v1/calibration", "propositions:read", _calibration,
-          "Per confidence level, how many propositions the user confirmed and rejected", response="Calibration"),
-    Route("POST", "/v1/pause", "admin", _pause, "Stop observing for `seconds` (null: until resumed)",
-          body=PauseBody, response="Status"),
+    Route(
+        "GET",
+        "/v1/status",
+        "propositions:read",
+        _status,
+        "The agent's state, observers, model, queue, counts and last error",
+        response="Status",
+    ),
+    Route(
+        "GET",
+        "/v1/query",
+        "propositions:read",
+        _query,
+        "Propositions relevant to q, best first (the ranking of `gum query`)",
+        params=(
+            Param("q", required=True, max_length=MAX_Q, description="free text"),
+            _limit(10, 100),
+            _SINCE,
+            _UNTIL,
+        ),
+        response="Propositions",
+    ),
+    Route(
+        "GET",
+        "/v1/propositions",
+        "propositions:read",
+        _recent,
+        "The newest active propositions",
+        params=(_limit(10, 1000), _SINCE),
+        response="Propositions",
+    ),
+    Route(
+        "GET",
+        "/v1/propositions/{id}",
+        "propositions:read",
+        _get_proposition,
+        "One proposition with reasoning, history and (with observations:read) its evidence",
+        response="PropositionDetail",
+    ),
+    Route(
+        "POST",
+        "/v1/propositions",
+        "feedback:write",
+        _add_proposition,
+        "Add a proposition by hand",
+        body=AddBody,
+        body_required=True,
+        response="Proposition",
+        status=201,
+    ),
+    Route(
+        "POST",
+        "/v1/propositions/{id}/confirm",
+        "feedback:write",
+        _confirm,
+        "Say a proposition is true",
+        response="Proposition",
+    ),
+    Route(
+        "POST",
+        "/v1/propositions/{id}/reject",
+        "feedback:write",
+        _reject,
+        "Say a proposition is false (hidden, never inferred again)",
+        response="Proposition",
+    ),
+    Route(
+        "DELETE",
+        "/v1/propositions/{id}/feedback",
+        "feedback:write",
+        _clear_feedback,
+        "Undo a confirm or reject (a rejected proposition becomes active again)",
+        response="Proposition",
+    ),
+    Route(
+        "PATCH",
+        "/v1/propositions/{id}",
+        "feedback:write",
+        _edit,
+        "Rewrite a proposition (a new version the engine will not overwrite)",
+        body=EditBody,
+        body_required=True,
+        response="Proposition",
+    ),
+    Route(
+        "POST",
+        "/v1/propositions/{id}/revoke",
+        "feedback:write",
+        _revoke,
+        "Forget a proposition (and optionally its evidence): never shown or inferred again",
+        body=RevokeBody,
+        response="Proposition",
+    ),
+    Route(
+        "GET",
+        "/v1/observations",
+        "observations:read",
+        _observations,
+        "Raw observations, newest first",
+        params=(_limit(50, 200), Param("q", max_length=MAX_Q, description="free text"), _SINCE, _UNTIL),
+        response="Observations",
+    ),
+    Route(
+        "GET",
+        "/v1/calibration",
+        "propositions:read",
+        _calibration,
+        "Per confidence level, how many propositions the user confirmed and rejected",
+        response="Calibration",
+    ),
+    Route(
+        "POST",
+        "/v1/pause",
+        "admin",
+        _pause,
+        "Stop observing for `seconds` (null: until resumed)",
+        body=PauseBody,
+        response="Status",
+    ),
     Route("POST", "/v1/resume", "admin", _resume, "Observe again", response="Status"),
     Route("GET", "/v1/tokens", "admin", _list_tokens, "Every token (never the secrets)", response="Tokens"),
-    Route("POST", "/v1/tokens", "admin", _create_token, "Create a token; the secret is shown only in this answer",
-          body=TokenBody, body_required=True, response="TokenCreated", status=201),
-    Route("DELETE", "/v1/tokens/{name}", "admin", _revoke_token, "Revoke a token (it stops working at once)",
-          response="Revoked"),
-    Route("GET", "/v1/access-log", "admin", _access_log, "What plugins asked for, newest first",
-          params=(_limit(100, 1000), Param("plugin", max_length=64, description="only this plugin")),
-          response="AccessLog"),
-    Route("GET", "/v1/settings", "admin", _get_settings, "The settings in effect (secrets masked)",
-          response="Settings"),
-    Route("PUT", "/v1/settings", "admin", _put_settings,
-          "Change settings: written to config.toml, applied at the next agent start", body="object",
-          body_required=True, response="Settings"),
+    Route(
+        "POST",
+        "/v1/tokens",
+        "admin",
+        _create_token,
+        "Create a token; the secret is shown only in this answer",
+        body=TokenBody,
+        body_required=True,
+        response="TokenCreated",
+        status=201,
+    ),
+    Route(
+        "DELETE",
+        "/v1/tokens/{name}",
+        "admin",
+        _revoke_token,
+        "Revoke a token (it stops working at once)",
+        response="Revoked",
+    ),
+    Route(
+        "GET",
+        "/v1/access-log",
+        "admin",
+        _access_log,
+        "What plugins asked for, newest first",
+        params=(_limit(100, 1000), Param("plugin", max_length=64, description="only this plugin")),
+        response="AccessLog",
+    ),
+    Route(
+        "GET",
+        "/v1/settings",
+        "admin",
+        _get_settings,
+        "The settings in effect (secrets masked)",
+        response="Settings",
+    ),
+    Route(
+        "PUT",
+        "/v1/settings",
+        "admin",
+        _put_settings,
+        "Change settings: written to config.toml, applied at the next agent start",
+        body="object",
+        body_required=True,
+        response="Settings",
+    ),
     Route("GET", "/openapi.json", None, _openapi, "This document", response="OpenAPI"),
 ]
 
@@ -333,7 +473,7 @@ def check_host(host: str | None) -> None:
     for name in LOOPBACK_NAMES:
         if host == name:
             return
-        if host.startswith(name + ":") and host[len(name) + 1:].isdigit() and len(host) - len(name) <= 6:
+        if host.startswith(name + ":") and host[len(name) + 1 :].isdigit() and len(host) - len(name) <= 6:
             return
     raise HttpError(421, "this API only answers requests addressed to 127.0.0.1, localhost or [::1]")
 
@@ -381,8 +521,10 @@ def _convert(p: Param, value: str):
 
 
 _RELATIVE = re.compile(r"^([0-9]{1,9}(?:\.[0-9]{1,6})?)(m|min|h|d|w)$")
-_DATE_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
-                        r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$")
+_DATE_TIME = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$"
+)
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _SECONDS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
@@ -403,8 +545,11 @@ def parse_time(name: str, value: str) -> datetime | None:
             return _EARLIEST
     m = _DATE_TIME.match(value) or _DATE.match(value)
     if not m:
-        raise HttpError(400, f"{name!r}: {value[:40]!r} is not a time: use 30m, 3h, 2d, 1w, a date (2024-05-01) "
-                             "or an RFC 3339 date-time (2024-05-01T09:00:00Z)")
+        raise HttpError(
+            400,
+            f"{name!r}: {value[:40]!r} is not a time: use 30m, 3h, 2d, 1w, a date (2024-05-01) "
+            "or an RFC 3339 date-time (2024-05-01T09:00:00Z)",
+        )
     g = m.groups()
     try:
         year = max(1, int(g[0]))  # year 0000 is valid RFC 3339 but not a Python date: the earliest will do
@@ -453,8 +598,13 @@ def _parse_body(route: Route, raw: bytes, content_type: str | None):
         raise HttpError(400, f"{where}: {first['msg']}") from None
 
 
-_ERRORS = ((tokens.NameTaken, 409), (tokens.TokenError, 400), (NotFound, 404), (InputError, 400),
-           (ConfigError, 400))
+_ERRORS = (
+    (tokens.NameTaken, 409),
+    (tokens.TokenError, 400),
+    (NotFound, 404),
+    (InputError, 400),
+    (ConfigError, 400),
+)
 
 
 # -- HTTP plumbing ----------------------------------------------------------------------------------------
@@ -497,8 +647,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _handle(self, api: ApiServer):
-        # The body is read first, whatever the answer: closing a socket with unread data resets the connection,
-        # and the client could lose our answer.
+        # The body is read first, whatever the answer: closing a socket with unread data resets the
+        # connection, and the client could lose our answer.
         raw = self._read_body()
         check_host(self.headers.get("Host"))
         url = urlsplit(self.path)
@@ -508,14 +658,21 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             wait = api.limiter.take(token.id) if api.limiter else 0.0
             if wait:
-                raise HttpError(429, f"too many requests for token {token.name!r}: slow down",
-                                {"Retry-After": str(max(1, round(wait)))})
+                raise HttpError(
+                    429,
+                    f"too many requests for token {token.name!r}: slow down",
+                    {"Retry-After": str(max(1, round(wait)))},
+                )
             route, path_params = api.match(self.command, url.path)
             if not token.allows(route.scope):
-                raise HttpError(403, f"token {token.name!r} lacks the scope {route.scope!r} this endpoint needs "
-                                     f"(it has: {', '.join(token.scopes)})")
-            req = Request(agent=api.agent, token=token, path_params=path_params,
-                          query=_parse_query(route, url.query))
+                raise HttpError(
+                    403,
+                    f"token {token.name!r} lacks the scope {route.scope!r} this endpoint needs "
+                    f"(it has: {', '.join(token.scopes)})",
+                )
+            req = Request(
+                agent=api.agent, token=token, path_params=path_params, query=_parse_query(route, url.query)
+            )
             if route.body is not None:
                 req.body = _parse_body(route, raw, self.headers.get("Content-Type"))
             elif raw.strip():
@@ -625,8 +782,16 @@ class _PooledServer(HTTPServer):
 class ApiServer:
     """Serves the local API for `agent` on 127.0.0.1 in a background thread."""
 
-    def __init__(self, agent, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 rate_per_minute: float | None = None, burst: int | None = None, workers: int = WORKERS):
+    def __init__(
+        self,
+        agent,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        rate_per_minute: float | None = None,
+        burst: int | None = None,
+        workers: int = WORKERS,
+    ):
         if host != "127.0.0.1":
             raise ConfigError(f"the API binds to 127.0.0.1 only (got host {host!r}): it is never exposed")
         self.agent = agent
@@ -660,7 +825,9 @@ class ApiServer:
         if self._spec is None:
             limits = {"body": f"{MAX_BODY // 1024} KiB", "query string": f"{MAX_QUERY_STRING} chars"}
             if self.limiter:
-                limits["rate"] = f"{self.limiter.rate * 60:g}/min per token (bursts of {self.limiter.burst:g})"
+                limits["rate"] = (
+                    f"{self.limiter.rate * 60:g}/min per token (bursts of {self.limiter.burst:g})"
+                )
             self._spec = build_spec(ROUTES, _version(), limits=limits)
             self._spec["servers"] = [{"url": self.url}]
         return self._spec
@@ -669,16 +836,24 @@ class ApiServer:
 
     def authenticate(self, header: str | None) -> tokens.TokenInfo:
         if not header:
-            raise HttpError(401, "missing token: send 'Authorization: Bearer <token>' (create one with "
-                                 "`gum token create NAME --scope propositions:read`)",
-                            {"WWW-Authenticate": 'Bearer realm="gum"'})
+            raise HttpError(
+                401,
+                "missing token: send 'Authorization: Bearer <token>' (create one with "
+                "`gum token create NAME --scope propositions:read`)",
+                {"WWW-Authenticate": 'Bearer realm="gum"'},
+            )
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise HttpError(401, "the Authorization header must be 'Bearer <token>'",
-                            {"WWW-Authenticate": 'Bearer realm="gum"'})
+            raise HttpError(
+                401,
+                "the Authorization header must be 'Bearer <token>'",
+                {"WWW-Authenticate": 'Bearer realm="gum"'},
+            )
         info = tokens.verify(self.agent.store(), secret.strip())
         if info is None:
-            raise HttpError(401, "unknown or revoked token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise HttpError(
+                401, "unknown or revoked token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
         return info
 
     def match(self, method: str, path: str) -> tuple[Route, dict]:
@@ -700,8 +875,11 @@ class ApiServer:
                     return r, params
                 allowed.append(r.method)
         if allowed:
-            raise HttpError(405, f"{path} takes {', '.join(sorted(allowed))}, not {method}",
-                            {"Allow": ", ".join(sorted(allowed))})
+            raise HttpError(
+                405,
+                f"{path} takes {', '.join(sorted(allowed))}, not {method}",
+                {"Allow": ", ".join(sorted(allowed))},
+            )
         raise HttpError(404, f"no endpoint {path} (see /openapi.json)")
 
     def log_access(self, token: tokens.TokenInfo, method: str, path: str, status: int, items: int) -> None:
@@ -723,15 +901,19 @@ class ApiServer:
             tokens.register_tray_token(store, tray)
         # The access log keeps ACCESS_LOG_DAYS: enough to see what a plugin did, not a growing archive.
         with store.transaction():
-            store.db.execute("DELETE FROM api_access_log WHERE at < ?",
-                             [iso(utcnow() - timedelta(days=ACCESS_LOG_DAYS))])
+            store.db.execute(
+                "DELETE FROM api_access_log WHERE at < ?", [iso(utcnow() - timedelta(days=ACCESS_LOG_DAYS))]
+            )
         try:
             self._server = _PooledServer((self.host, self.requested_port), self, self.workers)
         except OSError as exc:
-            raise ConfigError(f"cannot serve the API on 127.0.0.1:{self.requested_port} ({exc.strerror}): is "
-                              "another gum agent running? Set api_port or GUM_API_PORT to another port") from exc
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="gum-api", daemon=True)
+            raise ConfigError(
+                f"cannot serve the API on 127.0.0.1:{self.requested_port} ({exc.strerror}): is "
+                "another gum agent running? Set api_port or GUM_API_PORT to another port"
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="gum-api", daemon=True
+        )
         self._thread.start()
         log.info("API listening on %s", self.url)
         return self

@@ -73,7 +73,9 @@ def _edit_lines(text: str, updates: dict) -> str:
             lines[set_at] = line
             continue
         # Next to its commented-out default, so the file still reads as documentation.
-        default_at = next((i for i, x in enumerate(lines) if re.match(rf"^\s*#\s*{re.escape(key)}\s*=", x)), None)
+        default_at = next(
+            (i for i, x in enumerate(lines) if re.match(rf"^\s*#\s*{re.escape(key)}\s*=", x)), None
+        )
         if default_at is not None:
             lines.insert(default_at + 1, line)
         else:
@@ -90,7 +92,9 @@ def update_settings(values: dict) -> dict:
         raise InputError(f"unknown setting {unknown[0]!r}")
     locked = [k for k in values if k in CLI_ONLY]
     if locked:
-        raise InputError(f"{locked[0]!r} can only be changed with the gum command line (it moves the database key)")
+        raise InputError(
+            f"{locked[0]!r} can only be changed with the gum command line (it moves the database key)"
+        )
     values = {k: v for k, v in values.items() if not (k in SECRET_FIELDS and v == MASK)}
     with _WRITE_LOCK:  # two writers at once would lose one's change
         _write(values)

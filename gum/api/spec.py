@@ -38,11 +38,14 @@ class Param:
             if self.maximum is not None:
                 s["maximum"] = self.maximum
         elif self.kind == "time":
-            s = {"type": "string", "anyOf": [
-                {"pattern": r"^[0-9]{1,9}(\.[0-9]{1,6})?(m|min|h|d|w)$"},
-                {"format": "date-time"},
-                {"format": "date"},
-            ]}
+            s = {
+                "type": "string",
+                "anyOf": [
+                    {"pattern": r"^[0-9]{1,9}(\.[0-9]{1,6})?(m|min|h|d|w)$"},
+                    {"format": "date-time"},
+                    {"format": "date"},
+                ],
+            }
         else:
             s = {"type": "string"}
             if self.max_length is not None:
@@ -83,12 +86,30 @@ _NULLABLE_TS = {"anyOf": [_TS, {"type": "null"}]}
 
 PROPOSITION = {
     "type": "object",
-    "required": ["id", "text", "confidence", "decay", "status", "version", "evidence_count", "feedback", "edited",
-                 "source", "created_at", "updated_at", "score"],
+    "required": [
+        "id",
+        "text",
+        "confidence",
+        "decay",
+        "status",
+        "version",
+        "evidence_count",
+        "feedback",
+        "edited",
+        "source",
+        "created_at",
+        "updated_at",
+        "score",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "text": {"type": "string"},
-        "confidence": {"type": "integer", "minimum": 1, "maximum": 10, "description": "how sure gum is, 1-10"},
+        "confidence": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10,
+            "description": "how sure gum is, 1-10",
+        },
         "decay": {"type": "integer", "minimum": 1, "maximum": 10, "description": "how long it lasts, 1-10"},
         "status": {"type": "string", "enum": ["active", "superseded", "revoked", "rejected"]},
         "version": {"type": "integer", "minimum": 1},
@@ -98,7 +119,10 @@ PROPOSITION = {
         "source": {"type": "string", "description": "model or user"},
         "created_at": _NULLABLE_TS,
         "updated_at": _NULLABLE_TS,
-        "score": {"anyOf": [{"type": "number"}, {"type": "null"}], "description": "ranking score (queries only)"},
+        "score": {
+            "anyOf": [{"type": "number"}, {"type": "null"}],
+            "description": "ranking score (queries only)",
+        },
     },
 }
 
@@ -132,8 +156,11 @@ TOKEN = {
 
 
 def _list_of(key: str, ref: str) -> dict:
-    return {"type": "object", "required": [key],
-            "properties": {key: {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}}}
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
 
 
 def _settings_schema(partial: bool) -> dict:
@@ -153,12 +180,24 @@ def _settings_schema(partial: bool) -> dict:
 SCHEMAS: dict[str, dict] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "Object": {"type": "object"},
-    "Health": {"type": "object", "required": ["ok", "version"],
-               "properties": {"ok": {"type": "boolean"}, "version": {"type": "string"}}},
+    "Health": {
+        "type": "object",
+        "required": ["ok", "version"],
+        "properties": {"ok": {"type": "boolean"}, "version": {"type": "string"}},
+    },
     "Status": {
         "type": "object",
-        "required": ["state", "paused", "paused_until", "busy", "model", "observers", "queue", "counts",
-                     "last_error"],
+        "required": [
+            "state",
+            "paused",
+            "paused_until",
+            "busy",
+            "model",
+            "observers",
+            "queue",
+            "counts",
+            "last_error",
+        ],
         "properties": {
             "state": {"type": "string", "enum": ["observing", "paused", "working", "error"]},
             "paused": {"type": "boolean"},
@@ -166,8 +205,10 @@ SCHEMAS: dict[str, dict] = {
             "busy": {"type": "boolean"},
             "model": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "observers": {"type": "object", "additionalProperties": {"type": "object"}},
-            "queue": {"type": "object", "properties": {"pending": {"type": "integer"},
-                                                       "failed": {"type": "integer"}}},
+            "queue": {
+                "type": "object",
+                "properties": {"pending": {"type": "integer"}, "failed": {"type": "integer"}},
+            },
             "counts": {"type": "object"},
             "last_error": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         },
@@ -178,16 +219,27 @@ SCHEMAS: dict[str, dict] = {
             {"$ref": "#/components/schemas/Proposition"},
             {
                 "type": "object",
-                "required": ["reasoning", "model_confidence", "confidence_detail", "evidence", "evidence_withheld",
-                             "history"],
+                "required": [
+                    "reasoning",
+                    "model_confidence",
+                    "confidence_detail",
+                    "evidence",
+                    "evidence_withheld",
+                    "history",
+                ],
                 "properties": {
                     "reasoning": {"type": "string"},
                     "model_confidence": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
                     "confidence_detail": {"type": "object"},
-                    "evidence": {"type": "array", "items": {"$ref": "#/components/schemas/Observation"},
-                                 "description": "the observations behind it; empty without observations:read"},
-                    "evidence_withheld": {"type": "boolean",
-                                          "description": "true when evidence exists but the token may not read it"},
+                    "evidence": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Observation"},
+                        "description": "the observations behind it; empty without observations:read",
+                    },
+                    "evidence_withheld": {
+                        "type": "boolean",
+                        "description": "true when evidence exists but the token may not read it",
+                    },
                     "history": {"type": "array", "items": {"$ref": "#/components/schemas/Proposition"}},
                 },
             },
@@ -197,27 +249,58 @@ SCHEMAS: dict[str, dict] = {
     "Propositions": _list_of("propositions", "Proposition"),
     "Observations": _list_of("observations", "Observation"),
     "Calibration": {
-        "type": "object", "required": ["levels"],
-        "properties": {"levels": {"type": "array", "items": {
-            "type": "object", "required": ["confidence", "confirmed", "rejected"],
-            "properties": {"confidence": {"type": "integer"}, "confirmed": {"type": "integer"},
-                           "rejected": {"type": "integer"}}}}},
+        "type": "object",
+        "required": ["levels"],
+        "properties": {
+            "levels": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["confidence", "confirmed", "rejected"],
+                    "properties": {
+                        "confidence": {"type": "integer"},
+                        "confirmed": {"type": "integer"},
+                        "rejected": {"type": "integer"},
+                    },
+                },
+            }
+        },
     },
     "Token": TOKEN,
     "Tokens": _list_of("tokens", "Token"),
     "TokenCreated": {
-        "allOf": [{"$ref": "#/components/schemas/Token"},
-                  {"type": "object", "required": ["token"],
-                   "properties": {"token": {"type": "string", "description": "the secret, shown only this once"}}}]
+        "allOf": [
+            {"$ref": "#/components/schemas/Token"},
+            {
+                "type": "object",
+                "required": ["token"],
+                "properties": {
+                    "token": {"type": "string", "description": "the secret, shown only this once"}
+                },
+            },
+        ]
     },
     "Revoked": {"type": "object", "required": ["revoked"], "properties": {"revoked": {"type": "string"}}},
     "AccessLog": {
-        "type": "object", "required": ["entries"],
-        "properties": {"entries": {"type": "array", "items": {
-            "type": "object", "required": ["at", "plugin", "method", "path", "status", "items"],
-            "properties": {"at": _TS, "plugin": {"type": "string"}, "method": {"type": "string"},
-                           "path": {"type": "string"}, "status": {"type": "integer"},
-                           "items": {"type": "integer"}}}}},
+        "type": "object",
+        "required": ["entries"],
+        "properties": {
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "plugin", "method", "path", "status", "items"],
+                    "properties": {
+                        "at": _TS,
+                        "plugin": {"type": "string"},
+                        "method": {"type": "string"},
+                        "path": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "items": {"type": "integer"},
+                    },
+                },
+            }
+        },
     },
     "Settings": _settings_schema(partial=False),
     "SettingsUpdate": _settings_schema(partial=True),
@@ -250,21 +333,49 @@ def build_spec(routes: list[Route], version: str, *, limits: dict | None = None)
             "description": f"Needs scope: {r.scope}." if r.scope else "Any valid token.",
             "parameters": [],
             "responses": {
-                str(r.status): {"description": "OK", "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{r.response}"}}}},
-                **{code: {"description": text, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}} for code, text in _COMMON_ERRORS.items()},
+                str(r.status): {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{r.response}"}}
+                    },
+                },
+                **{
+                    code: {
+                        "description": text,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    }
+                    for code, text in _COMMON_ERRORS.items()
+                },
             },
         }
         if "{id}" in r.path:
-            op["parameters"].append({"name": "id", "in": "path", "required": True,
-                                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}})
+            op["parameters"].append(
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                }
+            )
         if "{name}" in r.path:
-            op["parameters"].append({"name": "name", "in": "path", "required": True,
-                                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}})
+            op["parameters"].append(
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                }
+            )
         for p in r.params:
-            op["parameters"].append({"name": p.name, "in": "query", "required": p.required,
-                                     "description": p.description, "schema": p.schema()})
+            op["parameters"].append(
+                {
+                    "name": p.name,
+                    "in": "query",
+                    "required": p.required,
+                    "description": p.description,
+                    "schema": p.schema(),
+                }
+            )
         if r.body is not None:
             if r.body == "object":
                 schema = {"$ref": "#/components/schemas/SettingsUpdate"}
@@ -272,8 +383,10 @@ def build_spec(routes: list[Route], version: str, *, limits: dict | None = None)
                 schema = r.body.model_json_schema()
                 schema.pop("title", None)
                 schema["additionalProperties"] = False
-            op["requestBody"] = {"required": r.body_required,
-                                 "content": {"application/json": {"schema": schema}}}
+            op["requestBody"] = {
+                "required": r.body_required,
+                "content": {"application/json": {"schema": schema}},
+            }
         if not op["parameters"]:
             del op["parameters"]
         paths.setdefault(r.path, {})[r.method.lower()] = op
@@ -286,8 +399,9 @@ def build_spec(routes: list[Route], version: str, *, limits: dict | None = None)
             "description": (
                 "The local API of gum, served by the agent on 127.0.0.1 only. Every request needs "
                 "`Authorization: Bearer <token>` (create one with `gum token create NAME --scope ...`). "
-                f"Scopes: {', '.join(SCOPES)} (admin implies all). Requests whose Host header is not a loopback "
-                "name are refused. Every plugin access is logged (GET /v1/access-log, `gum token log`). "
+                f"Scopes: {', '.join(SCOPES)} (admin implies all). Requests whose Host header is not a "
+                "loopback name are refused. Every plugin access is logged "
+                "(GET /v1/access-log, `gum token log`). "
                 + (f"Limits: {', '.join(f'{k} {v}' for k, v in limits.items())}." if limits else "")
             ),
         },

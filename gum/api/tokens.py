@@ -53,7 +53,7 @@ class TokenInfo:
     revoked: bool = False
 
     def allows(self, scope: str | None) -> bool:
-        """True when this token may use an endpoint needing `scope` (None: any valid token). admin implies all."""
+        """True when this token may use an endpoint needing `scope` (None: any valid token); admin: all."""
         return scope is None or scope in self.scopes or "admin" in self.scopes
 
     def as_dict(self) -> dict:
@@ -89,8 +89,8 @@ def check_scopes(scopes) -> list[str]:
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise TokenError(
-            f"token name {name!r} is not allowed: 1-64 letters, digits, '.', '_' or '-', starting with a letter "
-            "or digit"
+            f"token name {name!r} is not allowed: 1-64 letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit"
         )
     return name
 
@@ -98,16 +98,21 @@ def check_name(name: str) -> str:
 def _row_to_info(row) -> TokenInfo:
     id_, name, scopes, created_at, last_used_at, revoked = row
     return TokenInfo(
-        id=id_, name=name, scopes=json.loads(scopes or "[]"), created_at=parse_ts(created_at),
-        last_used_at=parse_ts(last_used_at) if last_used_at else None, revoked=bool(revoked),
+        id=id_,
+        name=name,
+        scopes=json.loads(scopes or "[]"),
+        created_at=parse_ts(created_at),
+        last_used_at=parse_ts(last_used_at) if last_used_at else None,
+        revoked=bool(revoked),
     )
 
 
 _COLS = "id, name, scopes, created_at, last_used_at, revoked"
 
 
-def create_token(store, name: str, scopes=DEFAULT_SCOPES, *, token: str | None = None,
-                 _allow_reserved: bool = False) -> tuple[str, TokenInfo]:
+def create_token(
+    store, name: str, scopes=DEFAULT_SCOPES, *, token: str | None = None, _allow_reserved: bool = False
+) -> tuple[str, TokenInfo]:
     """Create a token; returns (the secret, to show once; its stored info)."""
     check_name(name)
     if name == TRAY_NAME and not _allow_reserved:
@@ -126,7 +131,9 @@ def create_token(store, name: str, scopes=DEFAULT_SCOPES, *, token: str | None =
     except gum_db.IntegrityError as exc:  # the driver's class (sqlcipher3), not the stdlib's
         if "token_hash" in str(exc):
             raise TokenError("that token is already in use") from exc
-        raise NameTaken(f"a token named {name!r} already exists: revoke it first or pick another name") from exc
+        raise NameTaken(
+            f"a token named {name!r} already exists: revoke it first or pick another name"
+        ) from exc
     return secret, TokenInfo(id=cur.lastrowid, name=name, scopes=scopes, created_at=parse_ts(now))
 
 
@@ -137,9 +144,10 @@ def register_tray_token(store, token: str) -> TokenInfo:
     now = iso(utcnow())
     with store.transaction():
         store.db.execute(
-            "UPDATE api_tokens SET revoked = 1, revoked_at = ? WHERE name = ? AND revoked = 0", [now, TRAY_NAME]
+            "UPDATE api_tokens SET revoked = 1, revoked_at = ? WHERE name = ? AND revoked = 0",
+            [now, TRAY_NAME],
         )
-        # The same secret again (an agent restarted by the same tray): drop the old row so the hash stays unique.
+        # The same secret again (an agent restarted by the same tray): drop the old row, the hash is unique.
         store.db.execute("DELETE FROM api_tokens WHERE token_hash = ?", [hash_token(token)])
         _, info = create_token(store, TRAY_NAME, ["admin"], token=token, _allow_reserved=True)
     return info
@@ -160,7 +168,9 @@ def revoke_token(store, name: str) -> TokenInfo:
         ).fetchone()
         if row is None:
             raise NotFound(f"no live token named {name!r} (see `gum token list`)")
-        store.db.execute("UPDATE api_tokens SET revoked = 1, revoked_at = ? WHERE id = ?", [iso(utcnow()), row[0]])
+        store.db.execute(
+            "UPDATE api_tokens SET revoked = 1, revoked_at = ? WHERE id = ?", [iso(utcnow()), row[0]]
+        )
     info = _row_to_info(row)
     info.revoked = True
     return info
@@ -220,14 +230,20 @@ def token_command() -> None:
 
 @token_command.command("create")
 @click.argument("name")
-@click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES),
-              help="Repeat for several. Default: propositions:read only.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(SCOPES),
+    help="Repeat for several. Default: propositions:read only.",
+)
 def token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token for plugin NAME and print it (it is shown only this once)."""
     secret, info = create_token(_store(), name, scopes or DEFAULT_SCOPES)
     click.echo(secret)
     click.echo(
-        f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}. Copy it now: only its hash is kept.",
+        f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}. "
+        "Copy it now: only its hash is kept.",
         err=True,
     )
 
@@ -272,4 +288,6 @@ def token_log(limit: int, plugin: str | None, as_json: bool) -> None:
         click.echo("No plugin has used the API yet.")
         return
     for e in entries:
-        click.echo(f"{e['at']}  {e['plugin']:<16} {e['status']} {e['method']:<6} {e['path']}  {e['items']} items")
+        click.echo(
+            f"{e['at']}  {e['plugin']:<16} {e['status']} {e['method']:<6} {e['path']}  {e['items']} items"
+        )

@@ -1,5 +1,5 @@
-"""API benchmark: query latency through the local HTTP API (p50/p95) at 10k and 100k propositions, and how many
-concurrent clients it holds without errors.
+"""API benchmark: query latency through the local HTTP API (p50/p95) at 10k and 100k propositions, and how
+many concurrent clients it holds without errors.
 
     python tests/bench/bench_api.py [--sizes 10000,100000] [--queries 200] [--clients 1,4,16,64,128,256]
 
@@ -19,7 +19,62 @@ import threading
 import time
 from datetime import timedelta
 
-WORDS = ["thesis", "zotero", "overleaf", "graph", "neural", "network", "chapter", "advisor", "deadline", "bouldering", "climbing", "gym", "rust", "tokio", "service", "latency", "kubernetes", "cluster", "nurse", "shift", "schedule", "hospital", "invoice", "tax", "receipt", "school", "bake", "sale", "guitar", "piano", "recording", "mix", "spotify", "playlist", "recipe", "sourdough", "garden", "tomato", "marathon", "training", "running", "python", "pandas", "notebook", "budget", "spreadsheet", "flight", "booking", "lisbon", "conference", "talk", "slides", "figma", "design"]
+WORDS = [
+    "thesis",
+    "zotero",
+    "overleaf",
+    "graph",
+    "neural",
+    "network",
+    "chapter",
+    "advisor",
+    "deadline",
+    "bouldering",
+    "climbing",
+    "gym",
+    "rust",
+    "tokio",
+    "service",
+    "latency",
+    "kubernetes",
+    "cluster",
+    "nurse",
+    "shift",
+    "schedule",
+    "hospital",
+    "invoice",
+    "tax",
+    "receipt",
+    "school",
+    "bake",
+    "sale",
+    "guitar",
+    "piano",
+    "recording",
+    "mix",
+    "spotify",
+    "playlist",
+    "recipe",
+    "sourdough",
+    "garden",
+    "tomato",
+    "marathon",
+    "training",
+    "running",
+    "python",
+    "pandas",
+    "notebook",
+    "budget",
+    "spreadsheet",
+    "flight",
+    "booking",
+    "lisbon",
+    "conference",
+    "talk",
+    "slides",
+    "figma",
+    "design",
+]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -86,10 +141,14 @@ def bench_latency(n: int, queries: int) -> None:
             t = time.perf_counter()
             c.recent(limit=10)
             recent_lat.append((time.perf_counter() - t) * 1000)
-    print(f"{n:>7,} propositions (inserted in {fill_s:.1f} s): GET /v1/query p50 {statistics.median(lat):6.1f} ms, "
-          f"p95 {percentile(lat, 0.95):6.1f} ms, max {max(lat):6.1f} ms over {queries}; "
-          f"GET /v1/propositions p50 {statistics.median(recent_lat):5.1f} ms, "
-          f"p95 {percentile(recent_lat, 0.95):5.1f} ms", flush=True)
+    print(
+        f"{n:>7,} propositions (inserted in {fill_s:.1f} s): "
+        f"GET /v1/query p50 {statistics.median(lat):6.1f} ms, "
+        f"p95 {percentile(lat, 0.95):6.1f} ms, max {max(lat):6.1f} ms over {queries}; "
+        f"GET /v1/propositions p50 {statistics.median(recent_lat):5.1f} ms, "
+        f"p95 {percentile(recent_lat, 0.95):5.1f} ms",
+        flush=True,
+    )
     api.stop()
 
 
@@ -117,15 +176,21 @@ def bench_concurrency(n: int, levels: list[int], per_client: int) -> None:
     agent, api, _, tokens = start_server(n)
     held = 0
     for clients in levels:
-        secrets = [tokens.create_token(agent.store(), f"c{clients}-{i}", ["propositions:read"])[0]
-                   for i in range(clients)]
+        secrets = [
+            tokens.create_token(agent.store(), f"c{clients}-{i}", ["propositions:read"])[0]
+            for i in range(clients)
+        ]
         errors: list[str] = []
         lat: list[float] = []
         lock = threading.Lock()
         barrier = threading.Barrier(clients)
 
-        threads = [threading.Thread(target=_client, args=(api.url, secrets[i], i, per_client, barrier, lock, errors, lat))
-                   for i in range(clients)]
+        threads = [
+            threading.Thread(
+                target=_client, args=(api.url, secrets[i], i, per_client, barrier, lock, errors, lat)
+            )
+            for i in range(clients)
+        ]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -136,10 +201,14 @@ def bench_concurrency(n: int, levels: list[int], per_client: int) -> None:
         ok = not errors
         if ok:
             held = clients
-        print(f"{clients:>4} concurrent clients x {per_client} queries at {n:,} propositions: "
-              f"{total - len(errors)}/{total} ok, {total / wall:6.1f} req/s, "
-              f"p50 {statistics.median(lat) if lat else 0:7.1f} ms, p95 {percentile(lat, 0.95) if lat else 0:7.1f} ms"
-              + ("" if ok else f"; first error: {errors[0]}"), flush=True)
+        print(
+            f"{clients:>4} concurrent clients x {per_client} queries at {n:,} propositions: "
+            f"{total - len(errors)}/{total} ok, {total / wall:6.1f} req/s, "
+            f"p50 {statistics.median(lat) if lat else 0:7.1f} ms, "
+            f"p95 {percentile(lat, 0.95) if lat else 0:7.1f} ms"
+            + ("" if ok else f"; first error: {errors[0]}"),
+            flush=True,
+        )
         if not ok:
             break
     print(f"held without errors: {held} concurrent clients (the most tried: {levels[-1]})")
