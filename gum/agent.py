@@ -352,6 +352,8 @@ class Agent:
 
     def start(self) -> None:
         """Start observers, the scheduler, the engine thread and (when serve_api) the local API."""
+        # Open (and migrate) the database here, once, before observer threads open their own connections.
+        self.store()
         token = os.environ.pop("GUM_TRAY_TOKEN", None)  # popped: child processes (tesseract) must not see it
         if token:
             try:
