@@ -93,7 +93,7 @@ def run_agent(seconds: float, out: str) -> None:
     agent.stop()
     store = agent.store()
     stats = screen.stats
-    json.dump({
+    Path(out).write_text(json.dumps({
         "cpu_s": cpu1 - cpu0, "wall_s": t1 - t0,
         "bytes": stored_bytes(agent, data) - bytes0,
         "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -102,7 +102,7 @@ def run_agent(seconds: float, out: str) -> None:
         "captures": stats.captures, "unchanged": stats.unchanged, "triggers": stats.triggers,
         "observations": store.counts()["observations"],
         "health": {k: v["ok"] for k, v in agent.status()["observers"].items()},
-    }, Path(out).open("w"))
+    }))
 
 
 def run_reference(seconds: float, out: str) -> None:
@@ -169,11 +169,11 @@ def run_reference(seconds: float, out: str) -> None:
     time.sleep(0.6)
     work.put(None)
     worker.join(timeout=900)  # drain the backlog: its cost belongs to these events
-    json.dump({
+    Path(out).write_text(json.dumps({
         "cpu_s": cpu_now() - cpu0, "wall_s": time.monotonic() - t0, "cpu_s_in_window": grab_cpu_end - cpu0,
         "ocr_ms": ocr_ms, "frames": frames[0], "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "child_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    }, Path(out).open("w"))
+    }))
 
 
 # -- the driver -------------------------------------------------------------------------------------------
