@@ -8,6 +8,8 @@ are stored as engagement data (meta "queue": False), never sent to the model as 
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 
 from gum.records import Observation
@@ -66,6 +68,10 @@ class InputActivity(Observer):
         for listener in self._listeners:
             listener.stop()
         for listener in self._listeners:
+            listener.join(timeout=0.2)
+        if any(listener.is_alive() for listener in self._listeners) and sys.platform.startswith("linux"):
+            _wake_x11_listeners()
+        for listener in self._listeners:
             listener.join(timeout=2)
         self._listeners = []
 
@@ -103,3 +109,29 @@ class InputActivity(Observer):
                                   meta=meta))
         self._was_afk = afk
         self.ok("away from keyboard" if afk else "listening (counts only, never which keys)")
+
+
+def _wake_x11_listeners() -> None:
+    """Let stopped pynput X11 listeners return: they notice stop() only when one more event arrives.
+
+    Sends, through XTest, a pointer move to where the pointer already is and a press and release of a
+    keycode with no key mapped to it: nothing changes for any app.
+    """
+    try:
+        from Xlib import X, display
+        from Xlib.ext import xtest
+
+        d = display.Display()
+        try:
+            p = d.screen().root.query_pointer()
+            xtest.fake_input(d, X.MotionNotify, x=p.root_x, y=p.root_y)
+            unmapped = next((k for k in range(255, 8, -1)
+                             if all(d.keycode_to_keysym(k, i) == 0 for i in range(4))), None)
+            if unmapped is not None:
+                xtest.fake_input(d, X.KeyPress, unmapped)
+                xtest.fake_input(d, X.KeyRelease, unmapped)
+            d.sync()
+        finally:
+            d.close()
+    except Exception:  # the display may be gone already; then the listeners end with it
+        logging.getLogger("gum.observers.input").debug("could not wake the X11 listeners", exc_info=True)
