@@ -273,7 +273,17 @@ def open_db(path: Path | None = None, *, migrate: bool = True) -> Database:
         if migrate:
             from .migrations import migrations
 
-            migrations.apply(db)
+            if migrations.pending(db):
+                # One connection migrates; another thread or process opening the file at the same moment
+                # waits here (busy timeout) and then finds nothing pending, instead of applying it twice.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    migrations.apply(db)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
     except dbapi2.DatabaseError as exc:
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
     except OSError as exc:

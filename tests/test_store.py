@@ -98,3 +98,26 @@ def test_search_finds_an_active_match_behind_hundreds_of_hidden_ones(store):
     active = store.insert_proposition(Proposition("Sam once mentioned a violin teacher in a long note about "
                                                   "moving flats and other errands", confidence=5, decay=5))
     assert [p.id for p, _ in store.search("violin", limit=5)] == [active]
+
+
+def test_threads_opening_a_fresh_database_at_once_migrate_it_exactly_once(gum_dirs):
+    import threading
+
+    errors = []
+
+    def open_it():
+        try:
+            open_db().conn.close()
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db = open_db()
+    from gum.migrations import migrations
+
+    assert db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0] == len(migrations._migrations)
