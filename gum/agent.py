@@ -102,6 +102,9 @@ class Agent:
         self._paused_forever = False
         self.busy = False
         self.last_error: str | None = None
+        # Whether the last engine run got anything through the model (a load failure, a server that is down).
+        self.model_health: dict = {"ok": True, "detail": ""}
+        self._protection: str | None = None
         self.restarts: dict[str, int] = {}
         self._next_restart: dict[str, tuple[float, float]] = {}
         self._stop = threading.Event()
@@ -216,8 +219,16 @@ class Agent:
             summary = engine.run(should_stop=self._stop.is_set)
             if summary.errors:
                 self.last_error = summary.errors[-1]
+            if summary.failed and summary.observations == 0:
+                # Nothing got through: the model is failing, not one odd observation.
+                self.model_health = {"ok": False, "detail": summary.errors[-1]}
+            else:
+                self.model_health = {"ok": True, "detail": ""}
+                if not summary.errors and self.last_error and self.last_error.startswith(("engine:", "observation #")):
+                    self.last_error = None  # recovered: the status no longer reports it as current
         except Exception as exc:
             self.last_error = f"engine: {exc}"
+            self.model_health = {"ok": False, "detail": self.last_error}
             log.exception("engine run failed")
         finally:
             self.busy = False
@@ -318,6 +329,17 @@ class Agent:
 
     # -- status ----------------------------------------------------------------------------------------
 
+    def protection(self) -> str:
+        """Which at-rest protection is in force (keyring, key file, passphrase), read once."""
+        if self._protection is None:
+            try:
+                from .keys import protection
+
+                self._protection = protection().describe()
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                self._protection = f"unknown ({exc})"
+        return self._protection
+
     def status(self) -> dict:
         """What the agent is doing, truthfully: observers' health, queue, model, pause, last error."""
         store = self.store()
@@ -332,7 +354,7 @@ class Agent:
             observers[obs.name] = h
         model_name = getattr(self._model, "name", None) or self.settings.model
         paused = self.is_paused()
-        unhealthy = any(not h.get("ok") for h in observers.values())
+        unhealthy = any(not h.get("ok") for h in observers.values()) or not self.model_health["ok"]
         state = "paused" if paused else ("error" if unhealthy else ("working" if self.busy else "observing"))
         return {
             "state": state,
@@ -340,6 +362,8 @@ class Agent:
             "paused_until": iso(self.paused_until) if self.paused_until else None,
             "busy": self.busy,
             "model": model_name,
+            "model_health": dict(self.model_health),
+            "protection": self.protection(),
             "observers": observers,
             "queue": store.queue_counts(),
             "counts": store.counts(),

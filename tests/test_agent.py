@@ -197,3 +197,27 @@ def test_the_tray_token_from_the_environment_is_registered_and_hidden_from_child
         assert tokens.verify(agent.store(), "t" * 40).name == "tray"
     finally:
         agent.stop()
+
+
+def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path):
+    from gum.agent import Agent
+    from gum.backends.scripted import ScriptedModel
+    from gum.config import Settings
+    from gum.records import Observation
+
+    good = {"propositions": [{"text": "Ana edits the budget spreadsheet", "reasoning": "r", "confidence": 7,
+                              "decay": 5}]}
+    model = ScriptedModel(["broken", "broken", "broken"])
+    agent = Agent(Settings(observers=[], max_attempts=1), observers=[], model=model, serve_api=False)
+    agent.emit(Observation("screen", "Budget 2026.xlsx - LibreOffice Calc", app="Calc"))
+    agent.process_queue()
+    status = agent.status()
+    assert status["state"] == "error" and not status["model_health"]["ok"]
+    assert status["last_error"]
+    model.enqueue(good)
+    agent.emit(Observation("screen", "Budget 2026.xlsx - Q3 column", app="Calc"))
+    agent.process_queue()
+    status = agent.status()
+    assert status["state"] != "error" and status["model_health"]["ok"]
+    assert status["last_error"] is None
+    assert "key" in status["protection"].lower() or "keyring" in status["protection"].lower()

@@ -425,15 +425,17 @@ def test_a_killed_agent_is_restarted_and_answers_again(seeded, qtbot, monkeypatc
 # -- small parts -----------------------------------------------------------------------------------------
 
 
-def test_the_state_is_error_with_the_reason_when_an_observer_fails():
+def test_the_state_is_error_with_the_reason_when_an_observer_or_the_model_fails():
     from gum.ui.application import summarize
 
     assert summarize({"state": "observing", "observers": {"screen": {"ok": True}}}) == ("observing", "")
     state, reason = summarize({"state": "observing",
                                "observers": {"screen": {"ok": False, "detail": "cannot grab the screen"}}})
     assert state == "error" and "screen: cannot grab the screen" in reason
-    assert summarize({"state": "working", "last_error": "model: out of memory"}) == (
-        "error", "model: out of memory")
+    # A model that fails is an error; one odd observation set aside earlier is history, not a current error.
+    assert summarize({"state": "error", "model_health": {"ok": False, "detail": "cannot load the model"}}) == (
+        "error", "model: cannot load the model")
+    assert summarize({"state": "working", "last_error": "observation #3: malformed output"}) == ("working", "")
 
 
 def test_start_at_login_writes_and_removes_an_xdg_autostart_entry(tmp_path, monkeypatch):

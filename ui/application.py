@@ -47,7 +47,10 @@ def summarize(status: dict) -> tuple[str, str]:
     """(state, reason) from the agent's status: an observer or the model failing is an error."""
     problems = [f"{name}: {h.get('detail') or 'not working'}" for name, h in (status.get("observers") or {}).items()
                 if isinstance(h, dict) and not h.get("ok", True)]
-    if status.get("last_error"):
+    model = status.get("model_health") or {}
+    if isinstance(model, dict) and not model.get("ok", True):
+        problems.append(f"model: {model.get('detail') or 'not working'}")
+    if status.get("state") == "error" and not problems and status.get("last_error"):
         problems.append(str(status["last_error"]))
     if status.get("state") == "error" or problems:
         return "error", "; ".join(problems) or "the agent reports an error"
