@@ -247,7 +247,8 @@ def format_details(run: ScenarioRun) -> str:
               help="Keep each scenario's database in DIR/<name>/gum.db instead of a temporary folder.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print every fact and proposition.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def eval_command(scenarios, model_spec, judge, limit, k, keep_db, verbose, as_json):
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON results to FILE.")
+def eval_command(scenarios, model_spec, judge, limit, k, keep_db, verbose, as_json, save):
     """Score gum on SCENARIO folders: fact recall@k, false claims, Brier and reliability.
 
     Each SCENARIO is a scenario folder (scenario.json plus observations.jsonl and/or screens/), or a folder of
@@ -286,15 +287,18 @@ def eval_command(scenarios, model_spec, judge, limit, k, keep_db, verbose, as_js
         "seconds": round(time.perf_counter() - started, 2),
         "model_load_seconds": round(load_seconds, 2),
     }
+    report = {
+        "model": settings.model,
+        "matcher": "judge" if judge else "keywords",
+        "limit_observations": limit,
+        "k": k,
+        "scenarios": dicts,
+        "overall": {**total.as_dict(), **totals},
+    }
+    if save:
+        save.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if as_json:
-        click.echo(json.dumps({
-            "model": settings.model,
-            "matcher": "judge" if judge else "keywords",
-            "limit_observations": limit,
-            "k": k,
-            "scenarios": dicts,
-            "overall": {**total.as_dict(), **totals},
-        }, indent=2))
+        click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"gum eval · model {settings.model} · {'model judge' if judge else 'keyword'} matching"
                + (f" · first {limit} observations of each" if limit else ""))

@@ -281,3 +281,18 @@ def test_gum_eval_json_runs_a_screenshot_scenario_end_to_end_with_the_embedded_m
         assert p["matches"] == [i for i, f in facts.items() if keyword_match(p["text"], f["match"])]
     assert 0 <= run["recall_at_k"] <= 1 and report["overall"]["true_facts"] == 4
     assert run["brier"] is None or 0 <= run["brier"] <= 1
+
+
+def test_judge_mode_asks_the_model_once_per_claim_and_fact_and_reads_an_unclear_answer_as_no():
+    from gum.backends.scripted import ScriptedModel
+    from gum.evaluate import JudgeMatcher
+
+    model = ScriptedModel([{"answer": "yes"}, "not json", {"answer": "no"}])
+    judge = JudgeMatcher(model)
+    zotero, guitar = fact("t1", True, ["unused"]), fact("f1", False, ["unused"])
+    claims = [Claim(1, "keeps her papers in a reference manager", 6)]
+    match_claims(claims, [zotero, guitar], judge)
+    assert claims[0].matches == ["t1"]  # no keyword needed: the model said yes
+    assert judge("keeps her papers in a reference manager", zotero) is True  # cached, no third call
+    assert len(model.history) == 2 and judge.errors == 1
+    assert "keeps her papers" in model.history[0]["user"] and judge.usage.prompt_tokens > 0
