@@ -1,52 +1,71 @@
 """Confidence from evidence, not from the model.
 
-Small models rate nearly everything 9 or 10, so the stored confidence is computed from what supports a
-proposition: how many distinct observations, across how many apps and days, and the user's own word.
-The model's score moves the result by at most one point.
+Small models rate nearly everything 9 or 10 (FINDINGS.md), so the stored confidence is computed from what
+supports a proposition. Each supporting observation counts by how the user engaged with it
+(gum/engagement.py): 1.5 when the user acted there (typed, wrote, sent, booked), 1.0 when they spent time or
+input on it, 0.5 for a glance, 0.15 for a notification, an advertisement, junk mail or a lock screen, and 0
+for text that addressed an AI or that the user disowned (moved to junk, deleted).
 
-    support  = observations + 0.5 x (extra apps) + 0.5 x (extra days)
-    base     = 3 + 2.2 x log2(1 + support)        1 obs: 5.2, 2: 6.5, 3: 7.4, 5: 8.7, 8 or more: 10
-    model    = (model_confidence - 5.5) / 4.5      within -1..+1
-    result   = clamp(round(base + model), 1, 10), at most 6 with a single observation
+    support  = sum of the weights + 0.25 x (extra apps) + 0.25 x (extra days)    (diversity counts only
+                                                                                  when there is support)
+    base     = 1 + 9 x (1 - exp(-support / 2.5))       0.5: 2.6, 1: 4.0, 1.5: 5.0, 3: 7.3, 4.5: 8.5
+    model    = (model_confidence - 5.5) / 9            within -0.5..+0.5: one input at most
+    caps     = one observation: 3 if it was only a glance, 6 otherwise; 8 or more needs two observations
+               that carry weight
+    result   = clamp(round(base + model), 1, 10), within the caps
 
-It is monotone in support: more evidence never lowers confidence.
+More support, or more engaged support, never lowers the result (monotone), and it stays within 1..10.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+GLANCE_CAP = 3
 SINGLE_OBSERVATION_CAP = 6
+UNCORROBORATED_CAP = 7
+SCALE = 2.5
 
 
 @dataclass
 class Evidence:
-    """What the evidence of one proposition adds up to."""
+    """What the evidence of one proposition adds up to: one weight per supporting observation."""
 
-    observations: int = 0
+    weights: list[float] = field(default_factory=list)
     apps: int = 0
     days: int = 0
     model_confidence: int | None = None
 
+    @property
+    def observations(self) -> int:
+        return len(self.weights)
+
 
 def confidence(ev: Evidence) -> tuple[int, dict]:
-    """The 1-10 confidence for `ev`, and the breakdown shown by `gum show`."""
-    support = ev.observations + 0.5 * max(0, ev.apps - 1) + 0.5 * max(0, ev.days - 1)
-    base = 3 + 2.2 * math.log2(1 + support) if support > 0 else 2.0
-    model = 0.0 if ev.model_confidence is None else (max(1, min(10, ev.model_confidence)) - 5.5) / 4.5
+    """The 1-10 confidence for `ev`, and the breakdown `gum show` prints."""
+    raw = sum(max(0.0, w) for w in ev.weights)
+    diversity = 0.25 * max(0, ev.apps - 1) + 0.25 * max(0, ev.days - 1) if raw > 0 else 0.0
+    support = raw + diversity
+    base = 1 + 9 * (1 - math.exp(-support / SCALE))
+    model = 0.0 if ev.model_confidence is None else (max(1, min(10, ev.model_confidence)) - 5.5) / 9
     value = base + model
-    capped = ev.observations <= 1
-    if capped:
-        value = min(value, SINGLE_OBSERVATION_CAP)
-    result = max(1, min(10, int(round(value))))
+    weighty = sum(1 for w in ev.weights if w >= 1.0)
+    if ev.observations <= 1:
+        cap = GLANCE_CAP if raw <= 0.5 else SINGLE_OBSERVATION_CAP
+    elif weighty < 2:
+        cap = UNCORROBORATED_CAP
+    else:
+        cap = 10
+    result = max(1, min(cap, int(round(value))))
     return result, {
         "observations": ev.observations,
+        "weights": [round(w, 2) for w in ev.weights],
         "apps": ev.apps,
         "days": ev.days,
         "support": round(support, 2),
         "from_support": round(base, 2),
         "from_model": round(model, 2),
-        "single_observation_cap": capped,
+        "cap": cap,
         "confidence": result,
     }

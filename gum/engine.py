@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .confidence import Evidence, confidence
+from .engagement import INPUT_WINDOW, Engagement, engagement, is_input, split_injection, user_voice
 from .errors import ModelError, ModelOutputError
 from .records import Observation, Proposition, Usage, iso
 from .similarity import similarity, terms
@@ -165,6 +166,7 @@ class Summary:
     attached: int = 0
     refused: int = 0
     failed: int = 0
+    injections: int = 0
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -177,6 +179,7 @@ class Summary:
             "attached": self.attached,
             "refused": self.refused,
             "failed": self.failed,
+            "injections": self.injections,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "model_seconds": round(self.usage.seconds, 2),
@@ -232,11 +235,14 @@ class Engine:
                 log.info("malformed model output (attempt %d): %s", attempt + 1, exc)
         raise ModelOutputError(f"{last} (after {self.retries + 1} attempts)")
 
-    def propose(self, obs: Observation, usage: Usage) -> list[Proposal]:
+    def propose(self, obs: Observation, usage: Usage, text: str | None = None,
+                eng: Engagement | None = None) -> list[Proposal]:
         system = prompts.render("propose", user=self.user)
-        text = obs.text if len(obs.text) <= MAX_OBSERVATION_CHARS else obs.text[:MAX_OBSERVATION_CHARS] + " [...]"
+        text = obs.text if text is None else text
+        text = text if len(text) <= MAX_OBSERVATION_CHARS else text[:MAX_OBSERVATION_CHARS] + " [...]"
         user = prompts.fence(
-            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts)
+            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts),
+            engagement=eng.describe() if eng else "",
         )
         answer = self._ask(system, user, PROPOSE_SCHEMA, Proposals, usage, max_tokens=200)
         return [p for p in answer.propositions if self._acceptable(p)]
@@ -291,8 +297,11 @@ class Engine:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def _apply(self, obs: Observation, actions: list[Action], summary: Summary) -> None:
+    def _apply(self, obs: Observation, actions: list[Action], summary: Summary, meta: dict | None = None) -> None:
         with self.store.transaction():
+            if meta:
+                self.store.update_meta(obs.id, meta)
+                obs.meta.update(meta)
             for act in actions:
                 p = act.proposal
                 if act.kind == "refuse":
@@ -338,7 +347,7 @@ class Engine:
             return prop.confidence
         evidence = self.store.evidence(proposition_id)
         ev = Evidence(
-            observations=len(evidence),
+            weights=[self.engagement_of(o).weight for o in evidence],
             apps=len({o.app for o in evidence if o.app}),
             days=len({o.ts.date() for o in evidence}),
             model_confidence=prop.model_confidence,
@@ -347,20 +356,61 @@ class Engine:
         self.store.touch(proposition_id, confidence=value, confidence_detail=detail)
         return value
 
+    def engagement_of(self, obs: Observation, *, fresh: bool = False) -> Engagement:
+        """The observation's engagement: as recorded when it was processed, or computed now."""
+        saved = obs.meta.get("engagement_eval")
+        if saved and not fresh:
+            e = Engagement(dwell_s=saved.get("dwell_s", 0), keys=saved.get("keys", 0), clicks=saved.get("clicks", 0),
+                           scrolls=saved.get("scrolls", 0), acted=saved.get("acted", False),
+                           kind=saved.get("kind", "normal"), injection=saved.get("injection", False),
+                           disowned=saved.get("disowned", False))
+            return e
+        neighbours = self.store.observations(since=obs.ts - INPUT_WINDOW, until=obs.ts + INPUT_WINDOW, limit=200)
+        return engagement(obs, neighbours)
+
+    def consolidate(self, since=None) -> int:
+        """Look again at recent evidence: what the user did later (moved a message to junk, deleted it) can
+        lower what an earlier observation supports. Returns how many propositions changed confidence."""
+        changed = 0
+        since = since or (max((o.ts for o in self.store.observations(limit=1)), default=None))
+        if since is None:
+            return 0
+        window_start = since - INPUT_WINDOW * 48
+        for obs in self.store.observations(since=window_start, limit=2000):
+            if is_input(obs) or "engagement_eval" not in obs.meta:
+                continue
+            e = self.engagement_of(obs, fresh=True)
+            if e.as_dict() != obs.meta["engagement_eval"]:
+                self.store.update_meta(obs.id, {"engagement_eval": e.as_dict()})
+                for pid in self.store.propositions_citing(obs.id):
+                    before = self.store.get(pid).confidence
+                    if self.refresh_confidence(pid) != before:
+                        changed += 1
+        return changed
+
     # -- the loop ----------------------------------------------------------------------------------
 
     def process_observation(self, obs: Observation, summary: Summary) -> None:
         usage = summary.usage
-        if not obs.text.strip():
+        if is_input(obs) or not obs.text.strip():
+            # Input activity is engagement evidence for the observations around it, not a claim source.
             with self.store.transaction():
                 self.store.dequeue([obs.id])
             summary.observations += 1
             return
-        proposals = self.propose(obs, usage)
+        eng = self.engagement_of(obs, fresh=True)
+        clean, injected = split_injection(obs.text)
+        meta = {"engagement_eval": eng.as_dict()}
+        if injected:
+            # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
+            meta["injection"] = [line[:200] for line in injected[:5]]
+            summary.injections += 1
+        text = user_voice(clean)
+        proposals = self.propose(obs, usage, text, eng) if text.strip() else []
         actions: list[Action] = []
         for p in proposals:
             actions.append(self.decide(p, usage, actions))
-        self._apply(obs, actions, summary)
+        self._apply(obs, actions, summary, meta)
         summary.observations += 1
 
     def run(

@@ -219,6 +219,21 @@ class Store:
             params.append(limit)
         return [_row_to_observation(r) for r in self._rows(sql, params)]
 
+    def update_meta(self, obs_id: int, values: dict) -> None:
+        """Merge `values` into an observation's meta (engagement, injection flags)."""
+        with self.transaction():
+            row = self._rows("SELECT meta FROM observations WHERE id = ?", [obs_id])
+            if row:
+                meta = {**json.loads(row[0]["meta"] or "{}"), **values}
+                self.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
+
+    def propositions_citing(self, obs_id: int, statuses: tuple[str, ...] = VISIBLE) -> list[int]:
+        """Ids of the propositions that have this observation as evidence."""
+        rows = self._rows(
+            "SELECT p.id FROM evidence e JOIN propositions p ON p.id = e.proposition_id "
+            f"WHERE e.observation_id = ? AND p.status IN ({','.join('?' * len(statuses))})", [obs_id, *statuses])
+        return [r["id"] for r in rows]
+
     # -- the queue ---------------------------------------------------------------------------------
 
     def pending(self, limit: int, max_attempts: int = 3) -> list[Observation]:

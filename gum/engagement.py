@@ -1,0 +1,222 @@
+"""How the user engaged with what an observation shows: evidence of doing, not just of seeing.
+
+Small models turn everything on screen into a claim about the user. What the user typed, clicked, dwelt on
+or acted upon says much more than what merely passed by: a notification, a sponsored post, a message in the
+junk folder, a lock screen, or text that addresses an AI. This module reads that from the observation
+itself (its meta, its heartbeat dwell, its text and window) and from the input-activity observations
+recorded around it, with no model involved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .records import Observation
+
+# Input activity near an observation of the same app counts as engagement with it.
+INPUT_WINDOW = timedelta(minutes=30)
+
+_NUM = {
+    "keys": re.compile(r"(\d[\d,]*)\s*(?:keys|keystrokes|key presses)", re.I),
+    "clicks": re.compile(r"(\d[\d,]*)\s*clicks|clicks:\s*(\d[\d,]*)", re.I),
+    "scrolls": re.compile(r"(\d[\d,]*)\s*scrolls|scrolls:\s*(\d[\d,]*)", re.I),
+    "minutes": re.compile(r"over\s*(\d+(?:\.\d+)?)\s*min", re.I),
+}
+
+# Cues that the user is acting in a window, not only looking at it.
+_ACTING_WINDOW = re.compile(
+    r"^(write|compose|reply|re:|fwd?:|new message|draft|edit|editing)\b|\b(compose|draft|editor|new event|"
+    r"checkout|sign[- ]?up|application form|submit)\b|\.(tex|md|py|rs|go|js|ts|docx?|xlsx?|pptx?|txt|als)\b",
+    re.I,
+)
+_ACTING_TEXT = re.compile(
+    r"^(me|you|user|i)\s*:|^to:.*\n.*subject:|\b(sent|submitted|saved|booked|ordered|registered|applied|"
+    r"accepted|confirmed|rsvp'?d|added to cart|message sent|your order|you replied|you wrote)\b",
+    re.I | re.M,
+)
+
+_KINDS = [
+    ("lock", re.compile(r"\b(lock ?screen|screen locked|locked\b.*\bunlock|gnome-screensaver|loginwindow)\b", re.I)),
+    ("junk", re.compile(r"\b(junk|spam|phishing|moved to trash|reported as spam)\b", re.I)),
+    ("ad", re.compile(r"\b(sponsored|promoted|advertisement|\bad\s*[·:|-]|ads by|paid partnership)\b", re.I)),
+    ("notification", re.compile(r"\b(notification|toast|banner alert|push alert|new notification)\b", re.I)),
+]
+
+# Text that speaks to an AI or claims authority over it: prompt injection, not a fact about the user.
+_INJECTION = re.compile(
+    r"(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|messages)|"
+    r"disregard (all |any )?(the )?(previous|prior|above) |"
+    r"\b(ai|llm|language model|assistant|agent|chatbot|gpt|claude|copilot)s?\b[^.\n]{0,60}\b(must|should|shall|"
+    r"need to|are instructed|record|remember|note|store|write down|add)\b|"
+    r"\b(note|message|instruction)s? (to|for) (any |all )?(ai|llm|assistants?|agents?|models?)\b|"
+    r"\b(system|developer) (note|message|prompt|instruction)s?\s*[:\]]|"
+    r"^\s*\[?(system|assistant)\]?\s*:|"
+    r"\brecord (this|that) (as a fact|the user)|\bthe user (has|is) to be recorded)",
+    re.I | re.M,
+)
+
+# The user moved, reported or deleted what an earlier observation showed.
+_DISOWNED = re.compile(
+    r"\b(moved to (junk|spam|trash)|marked as (spam|junk|phishing)|reported (as )?(spam|phishing)|"
+    r"deleted|unsubscribed|dismissed|blocked sender|not interested|hide this ad|report ad)\b",
+    re.I,
+)
+
+_ROLE_LINE = re.compile(r"^(user|me|you|i)\s*:", re.I)
+_OTHER_ROLE_LINE = re.compile(r"^(assistant|ai|bot|chatgpt|claude|gemini|system)\s*:", re.I)
+
+
+@dataclass
+class Engagement:
+    """How the user engaged with one observation; `weight` says how much it counts as evidence."""
+
+    dwell_s: float = 0.0
+    keys: int = 0
+    clicks: int = 0
+    scrolls: int = 0
+    acted: bool = False
+    kind: str = "normal"  # normal | notification | ad | junk | lock
+    injection: bool = False
+    disowned: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.keys > 0 or self.clicks > 0 or self.scrolls > 0 or self.dwell_s >= 60
+
+    @property
+    def weight(self) -> float:
+        """How much this observation supports a claim about the user (0: not at all, 1.5: the user acted)."""
+        if self.injection or self.disowned:
+            return 0.0
+        if self.kind != "normal":
+            return 0.15
+        if self.acted:
+            return 1.5
+        if self.active:
+            return 1.0
+        return 0.5
+
+    def describe(self) -> str:
+        """One line for the prompt and for `gum show`."""
+        parts = []
+        if self.kind != "normal":
+            parts.append(f"a {self.kind}")
+        if self.keys or self.clicks:
+            parts.append(f"the user typed {self.keys} keys and clicked {self.clicks} times here")
+        elif self.scrolls:
+            parts.append(f"the user scrolled here {self.scrolls} times")
+        if self.dwell_s >= 60:
+            parts.append(f"on screen for {self.dwell_s / 60:.0f} min")
+        if self.acted and not (self.keys or self.clicks):
+            parts.append("the user wrote or acted here")
+        if not parts:
+            parts.append("only seen, no input")
+        if self.disowned:
+            parts.append("later moved to junk or deleted by the user")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {"dwell_s": round(self.dwell_s), "keys": self.keys, "clicks": self.clicks, "scrolls": self.scrolls,
+                "acted": self.acted, "kind": self.kind, "injection": self.injection, "disowned": self.disowned,
+                "weight": self.weight}
+
+
+def input_counts(text: str) -> dict:
+    """Counts from an input-activity line such as 'typing burst: 1240 keys over 14 min; 31 clicks'."""
+    out = {}
+    for name, pattern in _NUM.items():
+        m = pattern.search(text)
+        if m:
+            value = next(g for g in m.groups() if g)
+            out[name] = float(value.replace(",", ""))
+    return out
+
+
+def is_input(obs: Observation) -> bool:
+    """Input activity is engagement data, never a claim source of its own."""
+    return obs.observer == "input" or obs.meta.get("queue") is False
+
+
+def kind_of(obs: Observation) -> str:
+    head = f"{obs.observer}\n{obs.app}\n{obs.window}"
+    if obs.observer in ("notification", "notifications"):
+        return "notification"
+    for kind, pattern in _KINDS:
+        if pattern.search(head):
+            return kind
+    # In the text, only a short page or a line that labels itself counts (a long page mentioning "spam"
+    # is not junk mail).
+    first = obs.text[:300]
+    for kind, pattern in _KINDS:
+        if kind in ("ad", "junk") and pattern.search(first) and len(obs.text) < 600:
+            return kind
+    return "normal"
+
+
+def split_injection(text: str) -> tuple[str, list[str]]:
+    """(text without the lines that address an AI or claim to be a system note, those lines)."""
+    kept, flagged = [], []
+    for line in text.splitlines():
+        (flagged if _INJECTION.search(line) else kept).append(line)
+    return "\n".join(kept), flagged
+
+
+def user_voice(text: str) -> str:
+    """In a chat transcript, keep what the user wrote whole and shorten the other side's turns.
+
+    The user's own turns are what they did; an assistant's long answers are what they read.
+    """
+    lines = text.splitlines()
+    if not any(_ROLE_LINE.match(x) for x in lines) or not any(_OTHER_ROLE_LINE.match(x) for x in lines):
+        return text
+    out, mode = [], None
+    for line in lines:
+        if _ROLE_LINE.match(line):
+            mode = "user"
+        elif _OTHER_ROLE_LINE.match(line):
+            mode = "other"
+            out.append(line[:160] + (" [...]" if len(line) > 160 else ""))
+            continue
+        if mode != "other":
+            out.append(line)
+    return "\n".join(out)
+
+
+def engagement(obs: Observation, neighbours: list[Observation] = ()) -> Engagement:
+    """The engagement of `obs`, from its own meta and text and the `neighbours` recorded around it."""
+    e = Engagement()
+    meta = obs.meta.get("engagement") or {}
+    e.keys = int(meta.get("keys", 0))
+    e.clicks = int(meta.get("clicks", 0))
+    e.scrolls = int(meta.get("scrolls", 0))
+    e.dwell_s = float(meta.get("dwell_s", 0))
+    if obs.ts_end and obs.ts_end > obs.ts:
+        e.dwell_s = max(e.dwell_s, (obs.ts_end - obs.ts).total_seconds())
+    for other in neighbours:
+        if other.id == obs.id:
+            continue
+        if is_input(other) and _same_place(obs, other) and abs(other.ts - obs.ts) <= INPUT_WINDOW:
+            counts = input_counts(other.text)
+            e.keys += int(counts.get("keys", 0))
+            e.clicks += int(counts.get("clicks", 0))
+            e.scrolls += int(counts.get("scrolls", 0))
+            e.dwell_s = max(e.dwell_s, counts.get("minutes", 0) * 60)
+            e.reasons.append(f"input #{other.id}")
+        elif (not is_input(other) and other.ts > obs.ts and other.ts - obs.ts <= timedelta(minutes=15)
+              and other.app == obs.app and _DISOWNED.search(f"{other.window}\n{other.text[:400]}")):
+            e.disowned = True
+            e.reasons.append(f"disowned in #{other.id}")
+    e.kind = kind_of(obs)
+    e.acted = bool(e.keys > 0 or _ACTING_WINDOW.search(obs.window or "") or _ACTING_TEXT.search(obs.text[:1500]))
+    _, injected = split_injection(obs.text)
+    e.injection = bool(injected) and not split_injection(obs.text)[0].strip()
+    return e
+
+
+def _same_place(a: Observation, b: Observation) -> bool:
+    if a.window and b.window and a.window == b.window:
+        return True
+    return bool(a.app and b.app and a.app == b.app)
