@@ -88,6 +88,8 @@ def expand(paths: list[Path]) -> list[Path]:
     """Scenario folders from `paths`: each one a scenario, or a folder whose sub-folders are scenarios."""
     found: list[Path] = []
     for path in map(Path, paths):
+        if path.name == SCENARIO_FILE and path.is_file():
+            path = path.parent
         if is_scenario(path):
             found.append(path)
         elif path.is_dir() and any(is_scenario(p) for p in path.iterdir() if p.is_dir()):

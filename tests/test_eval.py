@@ -296,3 +296,29 @@ def test_judge_mode_asks_the_model_once_per_claim_and_fact_and_reads_an_unclear_
     assert judge("keeps her papers in a reference manager", zotero) is True  # cached, no third call
     assert len(model.history) == 2 and judge.errors == 1
     assert "keeps her papers" in model.history[0]["user"] and judge.usage.prompt_tokens > 0
+
+
+def test_the_text_report_has_a_line_per_scenario_an_overall_line_and_the_reliability_table(tmp_path):
+    from gum.evaluate import ScenarioRun, format_details, format_table
+    from gum.scenario import Scenario
+
+    facts = [fact("t1", True, ["Zotero"]), fact("t2", True, ["Okafor"])]
+    claims = [Claim(1, "uses Zotero", 6), Claim(2, "likes tea", 9)]
+    match_claims(claims, facts)
+    s, results = score(facts, claims, {"t1": [1]}, k=5)
+    scenario = Scenario(path=tmp_path, name="mini", user_name="Priya", k=5, facts=facts)
+    run = ScenarioRun(scenario=scenario, scores=s, facts=results, claims=claims, stored=3,
+                      engine={"observations": 3, "prompt_tokens": 900, "completion_tokens": 100}, seconds=12.0)
+    table = format_table([run], pooled([s]), {"observations": 3, "prompt_tokens": 900, "completion_tokens": 100,
+                                              "seconds": 13.0})
+    lines = table.splitlines()
+    mini = next(x for x in lines if x.startswith("mini"))
+    assert "1/2" in mini and "0.50" in mini and "900+100" in mini and "-" in mini  # no false facts: no rate
+    assert any(x.startswith("overall") for x in lines)
+    assert any("6/10" in x and "n=1" in x and "observed 1.00" in x for x in lines)
+    details = format_details(run)
+    assert "hit@1" in details and "MISSED" in details and "likes tea" in details
+
+
+def test_a_scenario_json_path_stands_for_its_folder():
+    assert expand([OWN[0] / "scenario.json"]) == [OWN[0]]
