@@ -125,6 +125,12 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
     raise ModelOutputError(f"model output is not JSON: {text[:120]!r}")
 
 
+def _shares_ngram(text: str, other: str, n: int) -> bool:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    other_norm = " " + " ".join(re.findall(r"[a-z0-9']+", other.lower())) + " "
+    return any(" " + " ".join(words[i:i + n]) + " " in other_norm for i in range(len(words) - n + 1))
+
+
 def _valid(model: type[BaseModel], data) -> bool:
     try:
         model.model_validate(data)
@@ -241,17 +247,20 @@ class Engine:
         text = obs.text if text is None else text
         text = text if len(text) <= MAX_OBSERVATION_CHARS else text[:MAX_OBSERVATION_CHARS] + " [...]"
         user = prompts.fence(
-            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts),
-            engagement=eng.describe() if eng else "",
+            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts)
         )
         answer = self._ask(system, user, PROPOSE_SCHEMA, Proposals, usage, max_tokens=200)
-        return [p for p in answer.propositions if self._acceptable(p)]
+        return [p for p in answer.propositions if self._acceptable(p, system)]
 
-    def _acceptable(self, p: Proposal) -> bool:
+    def _acceptable(self, p: Proposal, system: str = "") -> bool:
         p.text = " ".join(p.text.split())
         p.reasoning = " ".join(p.reasoning.split())
         # A claim with no content words beyond the user's name says nothing.
-        return len(p.text) >= MIN_PROPOSITION_CHARS and bool(terms(p.text, self._name_terms))
+        if len(p.text) < MIN_PROPOSITION_CHARS or not terms(p.text, self._name_terms):
+            return False
+        # Small models parrot their instructions back as claims ("Priya writes about her work, projects,
+        # tools, interests..."): five words in a row from the prompt is an echo, not an observation.
+        return not _shares_ngram(p.text, system, 5)
 
     def judge(self, existing: str, new: str, usage: Usage) -> str:
         system = prompts.render("judge", user=self.user)

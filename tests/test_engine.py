@@ -173,7 +173,15 @@ def test_input_activity_is_engagement_evidence_and_is_never_sent_to_the_model(st
                                       ts=datetime(2026, 3, 2, 9, 15, tzinfo=timezone.utc)))
     model = ScriptedModel([one("Priya writes a thesis chapter on graph neural networks")])
     Engine(store, model, user_name="Priya").run()
-    assert len(model.history) == 1
-    assert "typed 1240 keys" in model.history[0]["user"]
+    assert len(model.history) == 1 and "typing burst" not in model.history[0]["user"]
     [prop] = store.propositions()
     assert prop.confidence_detail["weights"] == [1.5]  # the user acted there
+
+
+def test_a_proposal_that_parrots_the_instructions_is_dropped(store):
+    observe(store, "typing burst", minute=1)
+    observe(store, "Zotero library", minute=2)
+    echo = one("Priya writes down what it shows about Priya: their work, projects, tools, interests")
+    summary = engine(store, echo, one("Priya manages references in Zotero")).run()
+    assert summary.created == 1
+    assert [p.text for p in store.propositions()] == ["Priya manages references in Zotero"]
