@@ -214,8 +214,7 @@ class Agent:
             return
         self.busy = True
         try:
-            engine = Engine(self.store(), self.model, user_name=self.settings.user_name,
-                            batch_size=self.settings.batch_size, max_attempts=self.settings.max_attempts)
+            engine = Engine.from_settings(self.store(), self.model, self.settings)
             summary = engine.run(should_stop=self._stop.is_set)
             if summary.errors:
                 self.last_error = summary.errors[-1]
@@ -280,9 +279,9 @@ class Agent:
         """Periodic upkeep: the engine's own consolidation when it has one, then index and planner upkeep."""
         from . import engine as engine_module
 
-        consolidate = getattr(engine_module.Engine, "consolidate", None)
-        if consolidate is not None and not self.busy:
-            consolidate(engine_module.Engine(self.store(), self.model, user_name=self.settings.user_name))
+        if not self.busy:
+            # Consolidation re-reads evidence; it needs no model, so none is loaded for it.
+            engine_module.Engine.from_settings(self.store(), self._model, self.settings).consolidate()
         store = self.store()
         store.db.execute("INSERT INTO observations_fts(observations_fts) VALUES ('optimize')")
         store.db.execute("PRAGMA optimize")

@@ -145,8 +145,7 @@ def _make_engine(store, settings):
     from .engine import Engine
 
     model = load_model(settings.model, settings)
-    return Engine(store, model, user_name=settings.user_name, batch_size=settings.batch_size,
-                  max_attempts=settings.max_attempts)
+    return Engine.from_settings(store, model, settings)
 
 
 def _run_engine(engine, limit=None) -> "object":

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     threads: int = Field(0, ge=0)
     batch_size: int = Field(8, ge=1, le=256)
     max_attempts: int = Field(3, ge=1, le=20)
+    # A second, small model call checks each new claim against its observation (see gum/engine.py verify).
+    verify_with_model: bool = False
     observers: list[str] = ["screen", "input", "window"]
     exclude_windows: list[str] = []
     redact_patterns: list[str] = []
@@ -56,6 +58,7 @@ ENV = {
     "GUM_N_CTX": "n_ctx",
     "GUM_THREADS": "threads",
     "GUM_BATCH_SIZE": "batch_size",
+    "GUM_VERIFY_WITH_MODEL": "verify_with_model",
     "GUM_OBSERVERS": "observers",
     "GUM_API_PORT": "api_port",
     "GUM_KEEP_SCREENSHOTS": "keep_screenshots",

@@ -61,8 +61,7 @@ class Gum:
         return self._model
 
     def engine(self, store: Store | None = None) -> Engine:
-        return Engine(store or self.store, self.model, user_name=self.user_name,
-                      batch_size=self.settings.batch_size, max_attempts=self.settings.max_attempts)
+        return Engine.from_settings(store or self.store, self.model, self.settings, user_name=self.user_name)
 
     # -- sync API ---------------------------------------------------------------------------------
 

@@ -39,6 +39,14 @@ SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
 BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
 MIN_PROPOSITION_CHARS = 12
+MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
+SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
+# Words any claim may use without the observation saying them.
+GENERIC_TERMS = frozenset(
+    "use work interest app application project document topic person place company current regular often "
+    "like prefer manag involv engag focus look view read check spend time seem appear relat specific "
+    "activ task plan screen computer open visit browse".split()
+)
 
 LEVELS = [str(i) for i in range(1, 11)]
 
@@ -58,6 +66,13 @@ class Proposals(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     propositions: list[Proposal] = Field(min_length=1, max_length=3)
+
+
+class Verdict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    quote: str = ""
+    who: Literal["user", "other", "displayed", "none"]
 
 
 class Judgement(BaseModel):
@@ -87,6 +102,14 @@ PROPOSE_SCHEMA = {
         }
     },
     "required": ["propositions"],
+}
+VERIFY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "quote": {"type": "string", "maxLength": 160},
+        "who": {"enum": ["user", "other", "displayed", "none"]},
+    },
+    "required": ["quote", "who"],
 }
 JUDGE_SCHEMA = {
     "type": "object",
@@ -173,6 +196,7 @@ class Summary:
     refused: int = 0
     failed: int = 0
     injections: int = 0
+    unverified: int = 0
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -186,6 +210,7 @@ class Summary:
             "refused": self.refused,
             "failed": self.failed,
             "injections": self.injections,
+            "unverified": self.unverified,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "model_seconds": round(self.usage.seconds, 2),
@@ -199,6 +224,7 @@ class Action:
     proposal: Proposal
     target: int | None = None
     reason: str = ""
+    cap: float | None = None
 
 
 class Engine:
@@ -214,6 +240,7 @@ class Engine:
         max_attempts: int = 3,
         retries: int = 2,
         use_judge: bool = True,
+        model_verify: bool = False,
     ):
         self.store = store
         self.model = model
@@ -222,7 +249,15 @@ class Engine:
         self.max_attempts = max_attempts
         self.retries = retries
         self.use_judge = use_judge
+        self.model_verify = model_verify
         self._name_terms = frozenset(terms(self.user))
+
+    @classmethod
+    def from_settings(cls, store: Store, model: Model, settings, *, user_name: str | None = None) -> "Engine":
+        """An engine configured by the settings (user name, batch size, attempts, verification)."""
+        return cls(store, model, user_name=settings.user_name if user_name is None else user_name,
+                   batch_size=settings.batch_size, max_attempts=settings.max_attempts,
+                   model_verify=settings.verify_with_model)
 
     # -- model calls -------------------------------------------------------------------------------
 
@@ -266,6 +301,44 @@ class Engine:
         system = prompts.render("judge", user=self.user)
         user = prompts.fence("existing", existing) + "\n" + prompts.fence("new", new)
         return self._ask(system, user, JUDGE_SCHEMA, Judgement, usage, max_tokens=16).relation
+
+    # -- verification: is the claim in the evidence, and does it show the user doing it? ------------
+
+    def grounding(self, claim: str, evidence_text: str) -> float:
+        """Share of the claim's content words found in the evidence (invented roles and places score low)."""
+        wanted = terms(claim, self._name_terms) - GENERIC_TERMS
+        if not wanted:
+            return 0.0
+        return len(wanted & terms(evidence_text)) / len(wanted)
+
+    def verify(self, p: Proposal, obs: Observation, text: str, usage: Usage) -> tuple[bool, float | None, str]:
+        """(keep, cap on this observation's weight for the claim, why) for a new or changed claim.
+
+        First a free check that the claim's words are in the observation at all; then, if enabled, a small
+        model call that must quote the observation (a copy task small models can do; the quote is checked
+        here, not trusted) and say whether it shows the user acting or only something displayed.
+        """
+        evidence_text = f"{obs.app}\n{obs.window}\n{text}"
+        g = self.grounding(p.text, evidence_text)
+        if g < MIN_GROUNDING:
+            return False, None, f"not in the evidence (grounding {g:.2f})"
+        if not self.model_verify:
+            return True, None, ""
+        system = prompts.render("verify", user=self.user)
+        user = prompts.fence("observation", text[:MAX_OBSERVATION_CHARS], app=obs.app, window=obs.window) + "\n" + \
+            prompts.fence("claim", p.text)
+        try:
+            verdict = self._ask(system, user, VERIFY_SCHEMA, Verdict, usage, max_tokens=80)
+        except ModelOutputError:
+            return True, None, "verification unreadable"
+        quote = " ".join(verdict.quote.split()).lower()
+        if quote and quote not in " ".join(evidence_text.split()).lower():
+            return True, SEEN_CAP, "quote not found in the observation"
+        if verdict.who == "none":
+            return False, None, "the model found nothing in the observation that shows it"
+        if verdict.who in ("other", "displayed"):
+            return True, SEEN_CAP, f"shows {verdict.who}, not the user acting"
+        return True, None, "shows the user acting"
 
     # -- deciding what a proposal does -------------------------------------------------------------
 
@@ -320,12 +393,12 @@ class Engine:
                     pid = self.store.insert_proposition(
                         Proposition(text=p.text, reasoning=p.reasoning, confidence=p.confidence,
                                     model_confidence=p.confidence, decay=p.decay, updated_at=obs.ts_end or obs.ts),
-                        [obs.id],
+                        [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.created += 1
                 elif act.kind == "attach":
                     pid = act.target
-                    self.store.add_evidence(pid, [obs.id])
+                    self.store.add_evidence(pid, [obs.id], {obs.id: act.cap} if act.cap is not None else None)
                     old = self.store.get(pid)
                     if (obs.ts_end or obs.ts) > old.updated_at:
                         self.store.touch(pid, updated_at=obs.ts_end or obs.ts)
@@ -343,7 +416,7 @@ class Engine:
                             decay=max(p.decay, old.decay),
                             updated_at=max(obs.ts_end or obs.ts, old.updated_at),
                         ),
-                        [obs.id],
+                        [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.revised += 1
                 self.refresh_confidence(pid)
@@ -355,8 +428,9 @@ class Engine:
         if prop.confidence_detail.get("user_set"):
             return prop.confidence
         evidence = self.store.evidence(proposition_id)
+        caps = self.store.evidence_caps(proposition_id)
         ev = Evidence(
-            weights=[self.engagement_of(o).weight for o in evidence],
+            weights=[min(self.engagement_of(o).weight, caps.get(o.id, 10.0)) for o in evidence],
             apps=len({o.app for o in evidence if o.app}),
             days=len({o.ts.date() for o in evidence}),
             model_confidence=prop.model_confidence,
@@ -418,7 +492,17 @@ class Engine:
         proposals = self.propose(obs, usage, text, eng) if text.strip() else []
         actions: list[Action] = []
         for p in proposals:
-            actions.append(self.decide(p, usage, actions))
+            act = self.decide(p, usage, actions)
+            if act.kind in ("create", "revise", "attach"):
+                # Only new or changed claims pay for the model check; evidence for a known claim gets the
+                # free one.
+                keep, cap, why = self.verify(p, obs, text, usage) if act.kind != "attach" else (
+                    self.grounding(p.text, f"{obs.app}\n{obs.window}\n{text}") >= MIN_GROUNDING, None, "")
+                if not keep:
+                    act = Action("refuse", p, act.target, why or "not in the evidence")
+                    summary.unverified += 1
+                act.cap = cap
+            actions.append(act)
         self._apply(obs, actions, summary, meta)
         summary.observations += 1
 

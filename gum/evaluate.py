@@ -143,8 +143,7 @@ def run_scenario(
     try:
         reset_seed(model)
         report = ingest(store, [scenario.path], redactor=Redactor(settings.redact_patterns))
-        engine = Engine(store, model, user_name=scenario.user_name, batch_size=settings.batch_size,
-                        max_attempts=settings.max_attempts)
+        engine = Engine.from_settings(store, model, settings, user_name=scenario.user_name)
 
         def engine_progress(done, total, obs, summary):
             if progress:

@@ -142,3 +142,12 @@ def m_api_001_tokens(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX IF NOT EXISTS api_access_log_at ON api_access_log(at)")
+
+
+@migrations()
+def m_engine_002_evidence_cap(db: Database) -> None:
+    # The verification step can find that an observation only shows something displayed to the user (or done
+    # by someone else), not done by them: the link then carries a cap on how much that observation counts
+    # for that proposition. NULL: no cap beyond the observation's own engagement weight.
+    if "cap" not in db["evidence"].columns_dict:
+        db.execute("ALTER TABLE evidence ADD COLUMN cap REAL")

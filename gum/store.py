@@ -278,7 +278,9 @@ class Store:
 
     # -- propositions ------------------------------------------------------------------------------
 
-    def insert_proposition(self, prop: Proposition, evidence: Iterable[int] = ()) -> int:
+    def insert_proposition(
+        self, prop: Proposition, evidence: Iterable[int] = (), caps: dict[int, float] | None = None
+    ) -> int:
         """Insert a new proposition (version 1 of a new lineage) with its evidence."""
         now = iso(prop.updated_at or utcnow())
         with self.transaction():
@@ -307,21 +309,33 @@ class Store:
             pid = cur.lastrowid
             if prop.root_id is None:
                 self.db.execute("UPDATE propositions SET root_id = ? WHERE id = ?", [pid, pid])
-            self.add_evidence(pid, evidence)
+            self.add_evidence(pid, evidence, caps)
         prop.id = pid
         return pid
 
-    def add_evidence(self, proposition_id: int, observation_ids: Iterable[int]) -> int:
-        """Link observations to a proposition as its evidence; returns how many links were new."""
+    def add_evidence(
+        self, proposition_id: int, observation_ids: Iterable[int], caps: dict[int, float] | None = None
+    ) -> int:
+        """Link observations to a proposition as its evidence; returns how many links were new.
+
+        `caps` limits how much an observation counts for this proposition (set by the verification step).
+        """
         added = 0
+        caps = caps or {}
         with self.transaction():
             for oid in observation_ids:
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO evidence (proposition_id, observation_id, added_at) VALUES (?, ?, ?)",
-                    [proposition_id, oid, iso(utcnow())],
+                    "INSERT OR IGNORE INTO evidence (proposition_id, observation_id, added_at, cap) VALUES (?, ?, ?, ?)",
+                    [proposition_id, oid, iso(utcnow()), caps.get(oid)],
                 )
                 added += cur.rowcount
         return added
+
+    def evidence_caps(self, proposition_id: int) -> dict[int, float]:
+        """The caps the verification step put on this proposition's evidence links."""
+        rows = self._rows("SELECT observation_id, cap FROM evidence WHERE proposition_id = ? AND cap IS NOT NULL",
+                          [proposition_id])
+        return {r["observation_id"]: r["cap"] for r in rows}
 
     def touch(self, proposition_id: int, **fields) -> None:
         """Update fields of a proposition in place (confidence, confidence_detail, updated_at...)."""
@@ -338,7 +352,9 @@ class Store:
         with self.transaction():
             self.db.execute(f"UPDATE propositions SET {sets} WHERE id = ?", [*fields.values(), proposition_id])
 
-    def revise(self, old_id: int, new: Proposition, evidence: Iterable[int] = ()) -> int:
+    def revise(
+        self, old_id: int, new: Proposition, evidence: Iterable[int] = (), caps: dict[int, float] | None = None
+    ) -> int:
         """Write `new` as the next version of proposition `old_id`; the old one is kept, marked superseded.
 
         The new version inherits the old one's evidence, so every version carries all that supports it.
@@ -354,7 +370,7 @@ class Store:
             self.db.execute("UPDATE propositions SET status = 'superseded' WHERE id = ?", [old.id])
             inherited = [e["observation_id"] for e in self._rows(
                 "SELECT observation_id FROM evidence WHERE proposition_id = ?", [old.id])]
-            pid = self.insert_proposition(new, [*inherited, *evidence])
+            pid = self.insert_proposition(new, [*inherited, *evidence], {**self.evidence_caps(old.id), **(caps or {})})
         return pid
 
     def get(self, proposition_id: int) -> Proposition:

@@ -185,3 +185,42 @@ def test_a_proposal_that_parrots_the_instructions_is_dropped(store):
     summary = engine(store, echo, one("Priya manages references in Zotero")).run()
     assert summary.created == 1
     assert [p.text for p in store.propositions()] == ["Priya manages references in Zotero"]
+
+
+def test_a_claim_whose_words_are_not_in_the_observation_is_refused(store):
+    observe(store, "Slack #general: Maya: lunch at noon?", app="Slack", minute=1)
+    summary = engine(store, one("Priya is the founder of Stripe and lives in Lisbon")).run()
+    assert summary.unverified == 1 and summary.created == 0
+
+
+def test_model_verification_caps_what_an_observation_only_shows_someone_else_doing(store):
+    store.add_observation(Observation(
+        "screen", "From: Maya Chen\nWe booked the Lisbon flights for the team offsite in May.",
+        app="Mail", window="Offsite - Inbox", ts=datetime(2026, 3, 2, 9, 1, tzinfo=timezone.utc),
+        meta={"engagement": {"clicks": 4, "dwell_s": 180}}))
+    e = engine(store, one("Priya booked Lisbon flights for the team offsite"),
+               {"quote": "We booked the Lisbon flights", "who": "other"}, model_verify=True)
+    e.run()
+    [prop] = store.propositions()
+    # Read for three minutes (weight 1.0), but it shows Maya acting, not Priya: it counts as a glance.
+    assert prop.confidence_detail["weights"] == [0.5]
+    assert prop.confidence <= 3
+
+
+def test_model_verification_refuses_a_claim_nothing_in_the_observation_shows(store):
+    observe(store, "Gmail - Inbox: Lunch with Maya on Friday", app="Gmail", minute=1)
+    e = engine(store, one("Priya has lunch with Maya on Friday"), {"quote": "", "who": "none"}, model_verify=True)
+    assert e.run().unverified == 1 and store.propositions() == []
+
+
+def test_consolidation_lowers_a_claim_the_user_later_disowned(store):
+    observe(store, "Congratulations Priya! You won a $500 Amazon gift card. Claim now", app="Mail", minute=1)
+    e = engine(store, one("Priya won a $500 Amazon gift card"))
+    e.run()
+    before = store.propositions()[0].confidence
+    # Live capture: the junking comes later, after the claim was made.
+    store.add_observation(Observation("screen", "Message moved to Junk", app="Mail",
+                                      ts=datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)), enqueue=False)
+    assert e.consolidate() == 1
+    after = store.propositions()[0]
+    assert after.confidence < before and after.confidence_detail["weights"] == [0.0]
