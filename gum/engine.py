@@ -38,6 +38,7 @@ UNRELATED = 0.2  # below: a different subject, no model call needed
 SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
 BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
+MAX_CHUNKS = 3
 MIN_PROPOSITION_CHARS = 12
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
@@ -118,6 +119,21 @@ JUDGE_SCHEMA = {
 }
 
 
+def propose_schema(user: str) -> dict:
+    """PROPOSE_SCHEMA with each proposition forced to start with the user's name.
+
+    Without it the 0.5B model copies screen lines verbatim ("Master -6.2 dB", "For review (23)") as if
+    they were claims; the grammar makes every claim be about the user. The rest may not contain a quote,
+    a backslash or a newline, so the grammar cannot break the JSON string.
+    """
+    subject = user[:1].upper() + user[1:]
+    literal = "".join(f"[{c}]" if c in ".^$*+?()[]{}|\\/" else c for c in subject)
+    schema = json.loads(json.dumps(PROPOSE_SCHEMA))
+    text = schema["properties"]["propositions"]["items"]["properties"]["text"]
+    text["pattern"] = "^" + literal + ' [^"\\\\\\n]+$'
+    return schema
+
+
 def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
     """Validate a model's answer, repairing what weak models commonly get wrong first.
 
@@ -146,6 +162,26 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
                     return Proposals(propositions=[Proposal.model_validate(p) for p in items[:3]])
             raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
     raise ModelOutputError(f"model output is not JSON: {text[:120]!r}")
+
+
+def chunks(text: str, size: int, limit: int) -> list[str]:
+    """Up to `limit` pieces of at most `size` characters, cut at line ends where possible."""
+    pieces, current = [], ""
+    for line in text.splitlines():
+        while len(line) > size:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:size])
+            line = line[size:]
+        if current and len(current) + 1 + len(line) > size:
+            pieces.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        pieces.append(current)
+    return pieces[:limit]
 
 
 def _shares_ngram(text: str, other: str, n: int) -> bool:
@@ -239,7 +275,7 @@ class Engine:
         batch_size: int = 8,
         max_attempts: int = 3,
         retries: int = 2,
-        use_judge: bool = True,
+        use_judge: bool = False,
         model_verify: bool = False,
     ):
         self.store = store
@@ -251,6 +287,7 @@ class Engine:
         self.use_judge = use_judge
         self.model_verify = model_verify
         self._name_terms = frozenset(terms(self.user))
+        self._propose_schema = propose_schema(self.user)
 
     @classmethod
     def from_settings(cls, store: Store, model: Model, settings, *, user_name: str | None = None) -> "Engine":
@@ -284,7 +321,7 @@ class Engine:
         user = prompts.fence(
             "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts)
         )
-        answer = self._ask(system, user, PROPOSE_SCHEMA, Proposals, usage, max_tokens=200)
+        answer = self._ask(system, user, self._propose_schema, Proposals, usage, max_tokens=200)
         return [p for p in answer.propositions if self._acceptable(p, system)]
 
     def _acceptable(self, p: Proposal, system: str = "") -> bool:
@@ -489,7 +526,11 @@ class Engine:
             meta["injection"] = [line[:200] for line in injected[:5]]
             summary.injections += 1
         text = user_voice(clean)
-        proposals = self.propose(obs, usage, text, eng) if text.strip() else []
+        proposals = []
+        # A long observation (a chat, a long page) is read in pieces: one small call each, as small models
+        # need, instead of cutting off what comes after the first piece.
+        for piece in chunks(text, MAX_OBSERVATION_CHARS, MAX_CHUNKS) if text.strip() else []:
+            proposals += self.propose(obs, usage, piece, eng)
         actions: list[Action] = []
         for p in proposals:
             act = self.decide(p, usage, actions)

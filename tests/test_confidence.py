@@ -40,14 +40,15 @@ def test_more_engaged_evidence_never_lowers_confidence():
 
 
 def test_a_single_glance_gives_at_most_a_low_confidence_whatever_the_model_says():
-    assert conf([0.5], model=10) <= 3
-    assert conf([0.15], model=10) <= 2  # a notification or an ad
+    assert conf([0.5], model=10) <= 4
+    assert conf([0.15], model=10) <= 3  # a notification or an ad
+    assert conf([0.0], model=10) == 1  # disowned or an injection
 
 
 def test_high_confidence_needs_corroboration_or_action():
-    assert conf([1.5], model=10) <= 6  # one observation, even acted on
+    assert conf([1.5], model=10) <= 7  # one observation, even acted on
     assert conf([0.5] * 6, model=10) <= 7  # many glances, no engagement
-    assert conf([1.5, 1.5, 1.0], model=5) >= 8  # repeated, engaged
+    assert conf([1.5, 1.0], model=5) >= 8  # repeated, engaged
 
 
 def test_the_models_own_score_moves_confidence_by_at_most_one_point():
@@ -58,7 +59,7 @@ def test_the_models_own_score_moves_confidence_by_at_most_one_point():
 def test_the_breakdown_says_where_the_number_came_from():
     value, detail = confidence(Evidence(weights=[1.5, 1.0], apps=2, days=1, model_confidence=9))
     assert detail["confidence"] == value
-    assert detail["weights"] == [1.5, 1.0] and detail["support"] == 2.75
+    assert detail["weights"] == [1.5, 1.0] and detail["support"] == 2.75 and detail["cap"] == 10
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
