@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-__all__ = ["gum", "Gum", "Observation", "Proposition"]
+__all__ = ["Gum", "Observation", "Proposition", "gum"]
 
 
 def __getattr__(name: str):

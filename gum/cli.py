@@ -148,7 +148,7 @@ def _make_engine(store, settings):
     return Engine.from_settings(store, model, settings)
 
 
-def _run_engine(engine, limit=None) -> "object":
+def _run_engine(engine, limit=None) -> object:
     def progress(done, total, obs, summary):
         click.echo(
             f"  [{done}/{total}] observation #{obs.id}: {summary.created} created, {summary.revised} revised, "

@@ -96,14 +96,14 @@ class Gum:
     async def recent(self, limit: int = 10) -> list[Proposition]:
         return await asyncio.to_thread(self.recent_sync, limit)
 
-    async def __aenter__(self) -> "Gum":
+    async def __aenter__(self) -> Gum:
         self.start()
         return self
 
     async def __aexit__(self, *exc) -> None:
         await asyncio.to_thread(self.close)
 
-    def __enter__(self) -> "Gum":
+    def __enter__(self) -> Gum:
         self.start()
         return self
 

@@ -19,29 +19,29 @@ from .records import Observation
 INPUT_WINDOW = timedelta(minutes=30)
 
 _NUM = {
-    "keys": re.compile(r"(\d[\d,]*)\s*(?:keys|keystrokes|key presses)", re.I),
-    "clicks": re.compile(r"(\d[\d,]*)\s*clicks|clicks:\s*(\d[\d,]*)", re.I),
-    "scrolls": re.compile(r"(\d[\d,]*)\s*scrolls|scrolls:\s*(\d[\d,]*)", re.I),
-    "minutes": re.compile(r"over\s*(\d+(?:\.\d+)?)\s*min", re.I),
+    "keys": re.compile(r"(\d[\d,]*)\s*(?:keys|keystrokes|key presses)", re.IGNORECASE),
+    "clicks": re.compile(r"(\d[\d,]*)\s*clicks|clicks:\s*(\d[\d,]*)", re.IGNORECASE),
+    "scrolls": re.compile(r"(\d[\d,]*)\s*scrolls|scrolls:\s*(\d[\d,]*)", re.IGNORECASE),
+    "minutes": re.compile(r"over\s*(\d+(?:\.\d+)?)\s*min", re.IGNORECASE),
 }
 
 # Cues that the user is acting in a window, not only looking at it.
 _ACTING_WINDOW = re.compile(
     r"^(write|compose|reply|re:|fwd?:|new message|draft|edit|editing)\b|\b(compose|draft|editor|new event|"
     r"checkout|sign[- ]?up|application form|submit)\b|\.(tex|md|py|rs|go|js|ts|docx?|xlsx?|pptx?|txt|als)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _ACTING_TEXT = re.compile(
     r"^(me|you|user|i)\s*:|^to:.*\n.*subject:|\b(sent|submitted|saved|booked|ordered|registered|applied|"
     r"accepted|confirmed|rsvp'?d|added to cart|message sent|your order|you replied|you wrote)\b",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 
 _KINDS = [
-    ("lock", re.compile(r"\b(lock ?screen|screen locked|locked\b.*\bunlock|gnome-screensaver|loginwindow)\b", re.I)),
-    ("junk", re.compile(r"\b(junk|spam|phishing|moved to trash|reported as spam)\b", re.I)),
-    ("ad", re.compile(r"\b(sponsored|promoted|advertisement|\bad\s*[·:|-]|ads by|paid partnership)\b", re.I)),
-    ("notification", re.compile(r"\b(notification|toast|banner alert|push alert|new notification)\b", re.I)),
+    ("lock", re.compile(r"\b(lock ?screen|screen locked|locked\b.*\bunlock|gnome-screensaver|loginwindow)\b", re.IGNORECASE)),
+    ("junk", re.compile(r"\b(junk|spam|phishing|moved to trash|reported as spam)\b", re.IGNORECASE)),
+    ("ad", re.compile(r"\b(sponsored|promoted|advertisement|\bad\s*[·:|-]|ads by|paid partnership)\b", re.IGNORECASE)),
+    ("notification", re.compile(r"\b(notification|toast|banner alert|push alert|new notification)\b", re.IGNORECASE)),
 ]
 
 # Text that speaks to an AI or claims authority over it: prompt injection, not a fact about the user.
@@ -54,18 +54,18 @@ _INJECTION = re.compile(
     r"\b(system|developer) (note|message|prompt|instruction)s?\s*[:\]]|"
     r"^\s*\[?(system|assistant)\]?\s*:|"
     r"\brecord (this|that) (as a fact|the user)|\bthe user (has|is) to be recorded)",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 
 # The user moved, reported or deleted what an earlier observation showed.
 _DISOWNED = re.compile(
     r"\b(moved to (junk|spam|trash)|marked as (spam|junk|phishing)|reported (as )?(spam|phishing)|"
     r"deleted|unsubscribed|dismissed|blocked sender|not interested|hide this ad|report ad)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
-_ROLE_LINE = re.compile(r"^(user|me|you|i)\s*:", re.I)
-_OTHER_ROLE_LINE = re.compile(r"^(assistant|ai|bot|chatgpt|claude|gemini|system)\s*:", re.I)
+_ROLE_LINE = re.compile(r"^(user|me|you|i)\s*:", re.IGNORECASE)
+_OTHER_ROLE_LINE = re.compile(r"^(assistant|ai|bot|chatgpt|claude|gemini|system)\s*:", re.IGNORECASE)
 
 
 @dataclass

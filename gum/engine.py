@@ -17,8 +17,9 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,9 +45,7 @@ MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
 # Words any claim may use without the observation saying them.
 GENERIC_TERMS = frozenset(
-    "use work interest app application project document topic person place company current regular often "
-    "like prefer manag involv engag focus look view read check spend time seem appear relat specific "
-    "activ task plan screen computer open visit browse".split()
+    ["use", "work", "interest", "app", "application", "project", "document", "topic", "person", "place", "company", "current", "regular", "often", "like", "prefer", "manag", "involv", "engag", "focus", "look", "view", "read", "check", "spend", "time", "seem", "appear", "relat", "specific", "activ", "task", "plan", "screen", "computer", "open", "visit", "browse"]
 )
 
 LEVELS = [str(i) for i in range(1, 11)]
@@ -290,7 +289,7 @@ class Engine:
         self._propose_schema = propose_schema(self.user)
 
     @classmethod
-    def from_settings(cls, store: Store, model: Model, settings, *, user_name: str | None = None) -> "Engine":
+    def from_settings(cls, store: Store, model: Model, settings, *, user_name: str | None = None) -> Engine:
         """An engine configured by the settings (user name, batch size, attempts, verification)."""
         return cls(store, model, user_name=settings.user_name if user_name is None else user_name,
                    batch_size=settings.batch_size, max_attempts=settings.max_attempts,

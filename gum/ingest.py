@@ -8,10 +8,10 @@ last dated item. A plain folder of images is taken in name order (or file-time o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 from .errors import InputError
 from .privacy import Redactor

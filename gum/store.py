@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from sqlite_utils import Database
 
@@ -48,10 +48,7 @@ def fts_query(text: str) -> str:
 
 
 STOPWORDS = frozenset(
-    """a an the and or but if of in on at to for from by with about as is are was were be been being has have
-    had do does did this that these those it its he she they them his her their i me my we our you your
-    user users who what which when where how not no yes so than then there here into over under up down
-    out very can could should would will may might just also""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "from", "by", "with", "about", "as", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "this", "that", "these", "those", "it", "its", "he", "she", "they", "them", "his", "her", "their", "i", "me", "my", "we", "our", "you", "your", "user", "users", "who", "what", "which", "when", "where", "how", "not", "no", "yes", "so", "than", "then", "there", "here", "into", "over", "under", "up", "down", "out", "very", "can", "could", "should", "would", "will", "may", "might", "just", "also"]
 )
 
 

@@ -17,14 +17,14 @@ def conf(weights, apps=1, days=1, model=None):
 
 
 def test_confidence_stays_within_one_to_ten_for_any_evidence():
-    for n in range(0, 5):
+    for n in range(5):
         for ws in itertools.product(WEIGHTS, repeat=n):
             for model in (None, 1, 10):
                 assert 1 <= conf(ws, apps=3, days=3, model=model) <= 10
 
 
 def test_more_support_never_lowers_confidence():
-    for n in range(0, 4):
+    for n in range(4):
         for ws in itertools.product(WEIGHTS, repeat=n):
             for extra in WEIGHTS:
                 assert conf(ws + (extra,)) >= conf(ws), (ws, extra)

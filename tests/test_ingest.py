@@ -6,7 +6,7 @@ import json
 
 from helpers import render_text_image
 
-from gum.ingest import collect, ingest, IngestReport
+from gum.ingest import IngestReport, collect, ingest
 from gum.privacy import Redactor
 
 

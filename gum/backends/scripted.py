@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from ..records import Usage
 

@@ -20,10 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSONL = ROOT.parent / "shared" / "eval" / "examples" / "thesis-deadline" / "observations.jsonl"
 
-WORDS = """thesis zotero overleaf graph neural network chapter advisor deadline bouldering climbing gym rust
-tokio service latency kubernetes cluster nurse shift schedule hospital invoice tax receipt school bake sale
-guitar piano recording mix spotify playlist recipe sourdough garden tomato marathon training running
-python pandas notebook budget spreadsheet flight booking lisbon conference talk slides figma design""".split()
+WORDS = ["thesis", "zotero", "overleaf", "graph", "neural", "network", "chapter", "advisor", "deadline", "bouldering", "climbing", "gym", "rust", "tokio", "service", "latency", "kubernetes", "cluster", "nurse", "shift", "schedule", "hospital", "invoice", "tax", "receipt", "school", "bake", "sale", "guitar", "piano", "recording", "mix", "spotify", "playlist", "recipe", "sourdough", "garden", "tomato", "marathon", "training", "running", "python", "pandas", "notebook", "budget", "spreadsheet", "flight", "booking", "lisbon", "conference", "talk", "slides", "figma", "design"]
 
 
 def percentile(values: list[float], p: float) -> float:
