@@ -147,12 +147,13 @@ def kind_of(obs: Observation) -> str:
     for kind, pattern in _KINDS:
         if pattern.search(head):
             return kind
-    # In the text, only a short page or a line that labels itself counts (a long page mentioning "spam"
-    # is not junk mail).
-    first = obs.text[:300]
-    for kind, pattern in _KINDS:
-        if kind in ("ad", "junk") and pattern.search(first) and len(obs.text) < 600:
-            return kind
+    # In the text: a short page that is all advertisement (ad lines inside a page are stripped instead, see
+    # strip_ads), or short mail that labels itself junk (a long page mentioning "spam" is not junk mail).
+    rest, ads = strip_ads(obs.text)
+    if ads and len(rest.strip()) < 40:
+        return "ad"
+    if _KINDS[1][1].search(obs.text[:300]) and len(obs.text) < 600:
+        return "junk"
     return "normal"
 
 
@@ -162,6 +163,28 @@ def split_injection(text: str) -> tuple[str, list[str]]:
     for line in text.splitlines():
         (flagged if _INJECTION.search(line) else kept).append(line)
     return "\n".join(kept), flagged
+
+
+_AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.I)
+
+
+def strip_ads(text: str) -> tuple[str, int]:
+    """(text without advertisement lines, how many were removed).
+
+    A line that starts with an ad label goes; a bare label ("Sponsored") takes the next line with it.
+    """
+    out, removed, skip_next = [], 0, False
+    for line in text.splitlines():
+        if skip_next:
+            skip_next, removed = False, removed + 1
+            continue
+        m = _AD_LINE.match(line)
+        if m:
+            removed += 1
+            skip_next = not line[m.end():].strip()
+            continue
+        out.append(line)
+    return "\n".join(out), removed
 
 
 def user_voice(text: str) -> str:

@@ -26,7 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .confidence import Evidence, confidence
-from .engagement import INPUT_WINDOW, Engagement, engagement, is_input, split_injection, user_voice
+from .engagement import (
+    INPUT_WINDOW,
+    Engagement,
+    engagement,
+    is_input,
+    split_injection,
+    strip_ads,
+    user_voice,
+)
 from .errors import ModelError, ModelOutputError
 from .records import Observation, Proposition, Usage, iso
 from .similarity import similarity, terms
@@ -40,6 +48,7 @@ SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
 BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
 MAX_CHUNKS = 3
+NO_CLAIM_WEIGHT = 0.2  # observations weighing less never yield a claim on their own
 MIN_PROPOSITION_CHARS = 12
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
@@ -524,7 +533,14 @@ class Engine:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
             meta["injection"] = [line[:200] for line in injected[:5]]
             summary.injections += 1
+        clean, ads = strip_ads(clean)
+        if ads:
+            meta["ads_removed"] = ads
         text = user_voice(clean)
+        if eng.weight < NO_CLAIM_WEIGHT:
+            # A notification, junk mail, a lock screen, something the user disowned: nothing to claim from it
+            # on its own, so no model call either. It can still corroborate what the user does elsewhere.
+            text = ""
         proposals = []
         # A long observation (a chat, a long page) is read in pieces: one small call each, as small models
         # need, instead of cutting off what comes after the first piece.

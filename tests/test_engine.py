@@ -233,3 +233,16 @@ def test_a_long_observation_is_read_in_pieces_so_nothing_after_the_first_is_lost
     Engine(store, model, user_name="Priya").run()
     assert len(model.history) == 2
     assert "pottery" in model.history[-1]["user"]
+
+
+def test_advertisement_lines_never_reach_the_model_and_an_ad_alone_costs_no_call(store):
+    observe(store, "Feed\nPromoted\nSkyHigh Flight School: learn to fly in 30 days\nHelen Park shared: we are hiring in "
+            "Rotterdam", app="LinkedIn", minute=1)
+    observe(store, "Sponsored: Own your Florida timeshare from 199 a month!", app="Facebook", minute=5)
+    store.add_observation(Observation("notification", "Bitcoin is up 6% today", app="Coinbase",
+                                      ts=datetime(2026, 3, 2, 9, 9, tzinfo=timezone.utc)))
+    model = ScriptedModel([one("Priya follows Helen Park's hiring posts in Rotterdam")])
+    summary = Engine(store, model, user_name="Priya").run()
+    assert len(model.history) == 1
+    assert "SkyHigh" not in model.history[0]["user"] and "Helen Park" in model.history[0]["user"]
+    assert summary.created == 1 and summary.observations == 3
