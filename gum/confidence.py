@@ -3,14 +3,14 @@
 Small models rate nearly everything 9 or 10 (FINDINGS.md), so the stored confidence is computed from what
 supports a proposition. Each supporting observation counts by how the user engaged with it
 (gum/engagement.py): 1.5 when the user acted there (typed, wrote, sent, booked), 1.0 when they spent time or
-input on it, 0.5 for a glance, 0.15 for a notification, an advertisement, junk mail or a lock screen, and 0
+input on it, 0.5 for a glance, 0.75 when nothing measured it (an imported transcript), 0.15 for a notification, an advertisement, junk mail or a lock screen, and 0
 for text that addressed an AI or that the user disowned (moved to junk, deleted).
 
     support  = sum of the weights + 0.25 x (extra apps) + 0.25 x (extra days)    (diversity counts only
                                                                                   when there is support)
     base     = 1 + 9 x (1 - exp(-support))             0.15: 2.3, 0.5: 4.5, 1: 6.7, 1.5: 8.0, 2: 8.8
     model    = (model_confidence - 5.5) / 9            within -0.5..+0.5: one input at most
-    caps     = one observation: 4 if it was only a glance, 7 otherwise; 8 or more needs two observations
+    caps     = one observation: 4 if it was only a glance, 5 if unmeasured, 7 otherwise; 8 or more needs two observations
                that carry weight (each 1.0 or more)
 
 The scale was set on the evaluation scenarios (`gum eval`): propositions that match a scenario's facts
@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 GLANCE_CAP = 4
+UNMEASURED_CAP = 5  # one observation whose engagement nobody measured (0.75)
 SINGLE_OBSERVATION_CAP = 7
 UNCORROBORATED_CAP = 7
 SCALE = 1.0
@@ -57,7 +58,7 @@ def confidence(ev: Evidence) -> tuple[int, dict]:
     value = base + model
     weighty = sum(1 for w in ev.weights if w >= 1.0)
     if ev.observations <= 1:
-        cap = GLANCE_CAP if raw <= 0.5 else SINGLE_OBSERVATION_CAP
+        cap = GLANCE_CAP if raw <= 0.5 else UNMEASURED_CAP if raw < 1.0 else SINGLE_OBSERVATION_CAP
     elif weighty < 2:
         cap = UNCORROBORATED_CAP
     else:

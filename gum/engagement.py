@@ -80,6 +80,8 @@ class Engagement:
     kind: str = "normal"  # normal | notification | ad | junk | lock
     injection: bool = False
     disowned: bool = False
+    # Whether anything measured the engagement (live observers always do; a recorded transcript may not).
+    known: bool = True
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -97,7 +99,8 @@ class Engagement:
             return 1.5
         if self.active:
             return 1.0
-        return 0.5
+        # Nothing measured how the user engaged (an imported transcript): neither engaged nor a glance.
+        return 0.5 if self.known else 0.75
 
     def describe(self) -> str:
         """One line for the prompt and for `gum show`."""
@@ -121,7 +124,7 @@ class Engagement:
     def as_dict(self) -> dict:
         return {"dwell_s": round(self.dwell_s), "keys": self.keys, "clicks": self.clicks, "scrolls": self.scrolls,
                 "acted": self.acted, "kind": self.kind, "injection": self.injection, "disowned": self.disowned,
-                "weight": self.weight}
+                "known": self.known, "weight": self.weight}
 
 
 def input_counts(text: str) -> dict:
@@ -210,8 +213,8 @@ def user_voice(text: str) -> str:
 
 def engagement(obs: Observation, neighbours: list[Observation] = ()) -> Engagement:
     """The engagement of `obs`, from its own meta and text and the `neighbours` recorded around it."""
-    e = Engagement()
     meta = obs.meta.get("engagement") or {}
+    e = Engagement(known=bool(meta) or bool(obs.ts_end and obs.ts_end > obs.ts))
     e.keys = int(meta.get("keys", 0))
     e.clicks = int(meta.get("clicks", 0))
     e.scrolls = int(meta.get("scrolls", 0))
@@ -221,8 +224,11 @@ def engagement(obs: Observation, neighbours: list[Observation] = ()) -> Engageme
     for other in neighbours:
         if other.id == obs.id:
             continue
-        if is_input(other) and _same_place(obs, other) and abs(other.ts - obs.ts) <= INPUT_WINDOW:
-            counts = input_counts(other.text)
+        counts = input_counts(other.text) if is_input(other) else {}
+        # An input line is stamped at the end of the burst it counts: it covers the minutes before it.
+        span = timedelta(minutes=counts.get("minutes", 0))
+        if is_input(other) and _same_place(obs, other) and -INPUT_WINDOW <= other.ts - obs.ts <= INPUT_WINDOW + span:
+            e.known = True
             e.keys += int(counts.get("keys", 0))
             e.clicks += int(counts.get("clicks", 0))
             e.scrolls += int(counts.get("scrolls", 0))

@@ -81,8 +81,20 @@ def test_typing_in_a_window_is_action_and_a_passing_glance_is_not():
     screen = obs("Overleaf chapter", app="Overleaf", window="chapter4.tex", id=1)
     typing = obs("typing burst: 300 keys over 5 min", observer="input", app="Overleaf", minutes=5, id=2)
     assert engagement(screen, [typing]).acted
-    glance = obs("Weather: 14C, light rain", app="Weather", window="Forecast", id=3)
+    glance = obs("Weather: 14C, light rain", app="Weather", window="Forecast", id=3,
+                 engagement={"keys": 0, "clicks": 0, "dwell_s": 4})
     assert engagement(glance, []).weight == 0.5
+    # A recorded line with nothing measured about it is neither a glance nor engagement.
+    unmeasured = obs("Weather: 14C, light rain", app="Weather", window="Forecast", id=4)
+    assert engagement(unmeasured, []).weight == 0.75 and conf([0.75], model=10) <= 5
+
+
+def test_an_input_line_counts_for_the_screen_it_followed_over_the_whole_burst():
+    screen = obs("churn_q2.ipynb", app="JupyterLab", window="churn_q2.ipynb", id=1)
+    burst = obs("typing burst: 910 keys over 32 min; 48 clicks", observer="input", app="JupyterLab",
+                window="churn_q2.ipynb", minutes=35, id=2)
+    e = engagement(screen, [burst])
+    assert e.keys == 910 and e.acted
 
 
 def test_notifications_ads_junk_and_lock_screens_weigh_little():
