@@ -111,20 +111,10 @@ def _age(dt: datetime | None) -> str:
 
 
 def _prop_dict(p) -> dict:
-    return {
-        "id": p.id,
-        "text": p.text,
-        "confidence": p.confidence,
-        "decay": p.decay,
-        "status": p.status,
-        "version": p.version,
-        "evidence_count": p.evidence_count,
-        "feedback": p.feedback,
-        "edited": p.edited,
-        "created_at": p.created_at.isoformat() if p.created_at else None,
-        "updated_at": p.updated_at.isoformat() if p.updated_at else None,
-        "score": round(p.score, 4) if p.score is not None else None,
-    }
+    # The same JSON shape as the local API's, so scripts can use either.
+    from .api.models import prop_json
+
+    return prop_json(p)
 
 
 def _print_props(props, as_json: bool) -> None:

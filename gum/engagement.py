@@ -121,6 +121,12 @@ class Engagement:
             parts.append("later moved to junk or deleted by the user")
         return "; ".join(parts)
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> "Engagement":
+        """The engagement recorded by as_dict() (the derived weight is recomputed)."""
+        fields = ("dwell_s", "keys", "clicks", "scrolls", "acted", "kind", "injection", "disowned", "known")
+        return cls(**{k: saved[k] for k in fields if k in saved})
+
     def as_dict(self) -> dict:
         return {"dwell_s": round(self.dwell_s), "keys": self.keys, "clicks": self.clicks, "scrolls": self.scrolls,
                 "acted": self.acted, "kind": self.kind, "injection": self.injection, "disowned": self.disowned,

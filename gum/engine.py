@@ -488,11 +488,7 @@ class Engine:
         """The observation's engagement: as recorded when it was processed, or computed now."""
         saved = obs.meta.get("engagement_eval")
         if saved and not fresh:
-            e = Engagement(dwell_s=saved.get("dwell_s", 0), keys=saved.get("keys", 0), clicks=saved.get("clicks", 0),
-                           scrolls=saved.get("scrolls", 0), acted=saved.get("acted", False),
-                           kind=saved.get("kind", "normal"), injection=saved.get("injection", False),
-                           disowned=saved.get("disowned", False), known=saved.get("known", True))
-            return e
+            return Engagement.from_dict(saved)
         neighbours = self.store.observations(since=obs.ts - INPUT_WINDOW, until=obs.ts + 4 * INPUT_WINDOW, limit=200)
         return engagement(obs, neighbours)
 
