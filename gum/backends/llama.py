@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -13,6 +14,17 @@ from ..records import Usage
 # One loaded model per file for the whole process: loading costs seconds and hundreds of MB.
 _LOADED: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def _close_all() -> None:
+    # Free models before the interpreter tears down llama_cpp's module globals: left to Llama.__del__ at
+    # exit, freeing fails noisily ("'NoneType' object is not callable").
+    while _LOADED:
+        _, llm = _LOADED.popitem()
+        try:
+            llm.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
 
 
 class LlamaCppModel:
@@ -39,6 +51,8 @@ class LlamaCppModel:
                         "llama-cpp-python is not installed: run packaging/install.sh (it builds the portable "
                         "version), or point GUM_MODEL at a server URL"
                     ) from exc
+                if not _LOADED:
+                    atexit.register(_close_all)
                 try:
                     _LOADED[key] = Llama(
                         model_path=str(self.path),
