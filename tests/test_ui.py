@@ -151,22 +151,14 @@ def test_confirm_is_stored_by_the_agent_and_shows_in_the_calibration_plot(window
     assert window.undo_button.isEnabled() and "confirm" in window.undo_button.text()
 
 
-def test_undo_of_confirm_clears_the_feedback_or_says_plainly_it_cannot(window, seeded, qtbot):
-    from gum.api.client import Client
-
+def test_undo_of_confirm_clears_the_feedback(window, seeded, qtbot):
     pid = seeded.ids["tracer"]
     select(window, qtbot, pid)
     with qtbot.waitSignal(window.action_done, timeout=WAIT):
         window.detail.confirm_button.click()
-    if hasattr(Client, "clear_feedback"):
-        with qtbot.waitSignal(window.undone, timeout=WAIT):
-            window.undo_button.click()
-        assert Store().get(pid).feedback is None
-    else:  # the agent's API has no way to clear feedback yet (requested in the contract)
-        with qtbot.waitSignal(window.action_failed, timeout=WAIT) as blocker:
-            window.undo_button.click()
-        assert "cannot undo" in blocker.args[1]
-        assert "cannot undo" in window.message.text()
+    with qtbot.waitSignal(window.undone, timeout=WAIT):
+        window.undo_button.click()
+    assert Store().get(pid).feedback is None
 
 
 def test_reject_hides_the_proposition_and_the_agent_stores_it_as_rejected(window, seeded, agent, qtbot):
