@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -204,22 +203,9 @@ def _encrypt_plaintext(path: Path, key_hex: str) -> None:
     _shred(backup)
 
 
-@contextmanager
 def _migration_lock(path: Path):
     """Only one process converts a plaintext database; the others wait, then find it encrypted."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; the atomic rename still keeps the database whole
-        yield
-        return
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return paths.file_lock(path.with_name(path.name + ".lock"))
 
 
 def _finish_interrupted_migration(path: Path) -> None:

@@ -13,7 +13,6 @@ import os
 import secrets
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,23 +199,9 @@ def _from_keyring(backend, create: bool) -> bytes:
     return key
 
 
-@contextmanager
 def _creation_lock():
     """Serialise key creation across processes (a lock file beside the key file)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: creation races are left to the keyring
-        yield
-        return
-    lock = key_file_path().with_name("master.key.lock")
-    paths.ensure_private_dir(lock.parent)
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return paths.file_lock(key_file_path().with_name("master.key.lock"))
 
 
 class _KeyringUnusable(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 APP_NAME = "gum"
@@ -46,3 +47,22 @@ def ensure_private_dir(path: Path) -> Path:
     except OSError:  # a folder the user pointed us at that we do not own: leave it as it is
         pass
     return path
+
+
+@contextmanager
+def file_lock(lock_path: Path):
+    """Hold an exclusive lock on `lock_path` (created 0600) across processes. Where flock does not exist
+    (Windows), it only yields: callers keep themselves safe by atomic renames."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    ensure_private_dir(lock_path.parent)
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
