@@ -129,12 +129,17 @@ def _read_key_file(path: Path) -> bytes | None:
         return None
     except OSError as exc:
         raise StorageError(f"cannot read the key file {path}: {exc}") from exc
+    return _decode_key(raw, f"the key file {path} is damaged (expected {KEY_BYTES * 2} hex digits)")
+
+
+def _decode_key(text: str, damaged: str) -> bytes:
+    """A stored key from its hex text; StorageError(`damaged`) if it is not exactly KEY_BYTES."""
     try:
-        key = bytes.fromhex(raw)
+        key = bytes.fromhex(text)
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        raise StorageError(f"the key file {path} is damaged (expected {KEY_BYTES * 2} hex digits)")
+        raise StorageError(damaged)
     return key
 
 
@@ -174,13 +179,7 @@ def _from_keyring(backend, create: bool) -> bytes:
     except Exception as exc:  # a Secret Service that is not running, a locked Keychain
         raise _KeyringUnusable(str(exc) or type(exc).__name__) from exc
     if stored:
-        try:
-            key = bytes.fromhex(stored)
-        except ValueError:
-            key = b""
-        if len(key) != KEY_BYTES:
-            raise StorageError(f"the keyring entry {KEYRING_SERVICE}/{KEYRING_USER} is damaged")
-        return key
+        return _decode_key(stored, f"the keyring entry {KEYRING_SERVICE}/{KEYRING_USER} is damaged")
     if not create:
         raise StorageError(
             f"the encryption key is missing from the keyring ({KEYRING_SERVICE}/{KEYRING_USER}); "
