@@ -171,7 +171,7 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
         what = item.image.name if item.image else f"{item.observer} {item.app}".strip()
         click.echo(f"  reading [{n}/{total}] {what}", err=True)
 
-    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress)
+    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress, mode=settings.intake)
     for err in report.errors:
         click.secho(f"  skipped: {err}", fg="yellow", err=True)
     summary = None
@@ -181,7 +181,7 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
     took = time.perf_counter() - start
     click.echo(
         f"Stored {report.stored} observations ({report.merged} merged into earlier ones, "
-        f"{len(report.errors)} skipped)."
+        f"{len(report.errors)} skipped); {report.queued} of {report.segments} activities queued for the model."
     )
     if redactor.counts:
         click.echo("Redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(redactor.counts.items())))

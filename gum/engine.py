@@ -258,6 +258,8 @@ class Summary:
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "model_seconds": round(self.usage.seconds, 2),
+            "model_calls": self.usage.calls,
+            "model_cpu_seconds": round(self.usage.cpu_seconds, 2),
             "seconds": round(self.seconds, 2),
         }
 
@@ -314,6 +316,7 @@ class Engine:
                 system, user, schema, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt
             )
             usage.add(used)
+            usage.calls += 1
             try:
                 return parse_json(text, kind)
             except ModelOutputError as exc:
@@ -464,6 +467,9 @@ class Engine:
                         [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.revised += 1
+                self.refresh_confidence(pid)
+            # Later segments that only repeated this one are evidence for whatever it yielded.
+            for pid in self.store.attach_repeats(obs.id):
                 self.refresh_confidence(pid)
             self.store.dequeue([obs.id])
 

@@ -142,7 +142,7 @@ def run_scenario(
     store = Store(path=folder / "gum.db")
     try:
         reset_seed(model)
-        report = ingest(store, [scenario.path], redactor=Redactor(settings.redact_patterns))
+        report = ingest(store, [scenario.path], redactor=Redactor(settings.redact_patterns), mode=settings.intake)
         engine = Engine.from_settings(store, model, settings, user_name=scenario.user_name)
 
         def engine_progress(done, total, obs, summary):

@@ -39,6 +39,8 @@ class Item:
 class IngestReport:
     stored: int = 0
     merged: int = 0
+    segments: int = 0  # activities the captures formed (gum/segments.py)
+    queued: int = 0  # of which the model reads (glances and repeats of what it read cost no call)
     errors: list[str] = field(default_factory=list)
 
 
@@ -144,12 +146,15 @@ def ingest(
     redactor: Redactor | None = None,
     order: str = "name",
     progress: Callable[[int, int, Item], None] | None = None,
+    mode: str = "segments",
 ) -> IngestReport:
-    """Store observations from `paths` (OCR'ing images), redacted, queued for the engine."""
+    """Store observations from `paths` (OCR'ing images) through the intake, as the agent stores what it
+    observes: redacted, grouped into activity segments, queued for the engine."""
+    from .intake import Intake
     from .ocr import ocr_file
 
     report = IngestReport()
-    redactor = redactor or Redactor()
+    intake = Intake(lambda: store, redactor=redactor or Redactor(), mode=mode)
     items = collect(paths, report, order)
     for n, item in enumerate(items, 1):
         if progress:
@@ -163,15 +168,17 @@ def ingest(
                 continue
         obs = Observation(
             observer=item.observer,
-            text=redactor.redact(text or ""),
+            text=text or "",
             ts=item.ts,
-            app=redactor.redact(item.app),
-            window=redactor.redact(item.window),
+            app=item.app,
+            window=item.window,
             image_path=str(item.image.resolve()) if item.image else None,
             meta=item.meta,
         )
-        _, merged = store.add_observation(obs, merge_within=timedelta(minutes=10))
-        report.merged += merged
-        report.stored += not merged
+        intake.add(obs)
+    intake.close_all("end of input")
+    stats = intake.stats()
+    report.stored, report.merged = stats["stored"], stats["merged"]
+    report.segments, report.queued = stats["segments"], stats["queued"]
     return report
 

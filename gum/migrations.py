@@ -151,3 +151,45 @@ def m_engine_002_evidence_cap(db: Database) -> None:
     # for that proposition. NULL: no cap beyond the observation's own engagement weight.
     if "cap" not in db["evidence"].columns_dict:
         db.execute("ALTER TABLE evidence ADD COLUMN cap REAL")
+
+
+@migrations()
+def m_intake_001_segments(db: Database) -> None:
+    # The model reads activity segments (gum/segments.py), spent on the most engaged first: the queue keeps a
+    # priority per entry, so a per-hour budget goes to what the user worked on rather than what passed by.
+    if "priority" not in db["queue"].columns_dict:
+        db.execute("ALTER TABLE queue ADD COLUMN priority REAL NOT NULL DEFAULT 0.5")
+    # Lines that recur across documents of one app (tab strips, menus, nav bars, footers) are not content.
+    # For each (app, line) a few hashes of the documents it was seen in: three distinct documents make it
+    # chrome. Only hashes are kept, never the line.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS line_stats (
+            app TEXT NOT NULL,
+            line_hash TEXT NOT NULL,
+            docs TEXT NOT NULL DEFAULT '',
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (app, line_hash)
+        ) WITHOUT ROWID"""
+    )
+    # Lines the model has already read, and in which observation: a revisited page or an unchanged document
+    # attaches to what that observation yielded instead of costing another call.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS read_lines (
+            line_hash TEXT PRIMARY KEY,
+            observation_id INTEGER NOT NULL,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS read_lines_at ON read_lines(at)")
+    # A segment that only repeated what an earlier one showed: it is evidence for whatever that one yields.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS repeats (
+            observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE,
+            source_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE,
+            PRIMARY KEY (observation_id, source_id)
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS repeats_source ON repeats(source_id)")

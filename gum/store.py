@@ -231,13 +231,126 @@ class Store:
             f"WHERE e.observation_id = ? AND p.status IN ({','.join('?' * len(statuses))})", [obs_id, *statuses])
         return [r["id"] for r in rows]
 
+    def update_observation(self, obs: Observation) -> None:
+        """Rewrite a stored observation that is still growing (an open activity segment)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE observations SET ts = ?, ts_end = ?, app = ?, window = ?, text = ?, content_hash = ?, "
+                "image_path = coalesce(image_path, ?), repeats = ?, meta = ? WHERE id = ?",
+                [iso(obs.ts), iso(obs.ts_end or obs.ts), obs.app or "", obs.window or "", obs.text,
+                 content_hash(obs.observer, obs.app, obs.window, obs.text), obs.image_path,
+                 int(obs.meta.get("segment", {}).get("captures", 1)),
+                 json.dumps({k: v for k, v in obs.meta.items() if k != "repeats"}), obs.id],
+            )
+
+    def merge_engagement(self, obs_id: int, counts: dict) -> None:
+        """Add a heartbeat's input counts to the observation it extended; dwell becomes ts_end - ts."""
+        with self.transaction():
+            row = self._rows("SELECT meta, ts, ts_end FROM observations WHERE id = ?", [obs_id])
+            if not row:
+                return
+            meta = json.loads(row[0]["meta"] or "{}")
+            total = meta.get("engagement", {})
+            for k in ("keys", "clicks", "scrolls"):
+                total[k] = total.get(k, 0) + int(counts.get(k, 0))
+            total["dwell_s"] = (parse_ts(row[0]["ts_end"]) - parse_ts(row[0]["ts"])).total_seconds()
+            meta["engagement"] = total
+            self.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
+
+    def open_segments(self) -> list[Observation]:
+        """Activity segments still marked open (an agent that stopped without closing them)."""
+        rows = self._rows(
+            "SELECT * FROM observations WHERE json_extract(meta, '$.segment.state') = 'open' ORDER BY ts")
+        return [_row_to_observation(r) for r in rows]
+
+    # -- what the intake remembers of screen text: recurring lines per app, lines already read ----------
+
+    def chrome_lines(self, app: str, hashes: list[str], min_docs: int) -> set[str]:
+        """Of `hashes`, the lines seen in at least `min_docs` documents of `app` (tab strips, menus...)."""
+        found: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT line_hash, docs FROM line_stats WHERE app = ? AND line_hash IN ({','.join('?' * len(part))})",
+                [app, *part]).fetchall()
+            found.update(h for h, docs in rows if len(docs.split(",")) >= min_docs)
+        return found
+
+    def learn_lines(self, app: str, doc: str, hashes: list[str], *, keep_docs: int = 4) -> None:
+        """Note that these lines were seen in document `doc` of `app`."""
+        now = iso(utcnow())
+        with self.transaction():
+            for h in set(hashes):
+                row = self.db.execute("SELECT docs FROM line_stats WHERE app = ? AND line_hash = ?",
+                                      [app, h]).fetchone()
+                docs = row[0].split(",") if row and row[0] else []
+                if doc not in docs and len(docs) < keep_docs:
+                    docs.append(doc)
+                self.db.execute(
+                    "INSERT INTO line_stats (app, line_hash, docs, last_seen) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(app, line_hash) DO UPDATE SET docs = excluded.docs, last_seen = excluded.last_seen",
+                    [app, h, ",".join(docs), now])
+
+    def read_before(self, hashes: list[str], *, since: datetime, exclude: int | None = None) -> dict[str, int]:
+        """Of `hashes`, the lines the model read since `since`: line hash -> the observation it read them in."""
+        out: dict[str, int] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT line_hash, observation_id FROM read_lines WHERE at >= ? AND line_hash IN "
+                f"({','.join('?' * len(part))})", [iso(since), *part]).fetchall()
+            out.update({h: oid for h, oid in rows if oid != exclude})
+        return out
+
+    def mark_read(self, hashes: list[str], obs_id: int, at: datetime) -> None:
+        """These lines go to the model in observation `obs_id`."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO read_lines (line_hash, observation_id, at) VALUES (?, ?, ?) "
+                "ON CONFLICT(line_hash) DO UPDATE SET observation_id = excluded.observation_id, at = excluded.at",
+                [(h, obs_id, iso(at)) for h in set(hashes)])
+
+    def forget_lines(self, before: datetime) -> int:
+        """Drop line memory older than `before` (retention)."""
+        with self.transaction():
+            n = self.db.execute("DELETE FROM read_lines WHERE at < ?", [iso(before)]).rowcount
+            n += self.db.execute("DELETE FROM line_stats WHERE last_seen < ?", [iso(before)]).rowcount
+        return n
+
+    def link_repeats(self, obs_id: int, source_ids: Iterable[int]) -> list[int]:
+        """Record that `obs_id` repeated what `source_ids` showed, and attach it as evidence to what they
+        support already (the engine attaches it to what they yield later). Returns the propositions touched."""
+        with self.transaction():
+            self.db.conn.executemany("INSERT OR IGNORE INTO repeats (observation_id, source_id) VALUES (?, ?)",
+                                [(obs_id, s) for s in set(source_ids) if s != obs_id])
+            return self._attach_repeats("r.observation_id = ?", [obs_id])
+
+    def attach_repeats(self, source_id: int) -> list[int]:
+        """Give the repeats of `source_id` the evidence links `source_id` has. Returns the propositions touched."""
+        with self.transaction():
+            return self._attach_repeats("r.source_id = ?", [source_id])
+
+    def _attach_repeats(self, where: str, params: list) -> list[int]:
+        rows = self.db.execute(
+            "SELECT DISTINCT e.proposition_id, r.observation_id, e.cap FROM repeats r "
+            "JOIN evidence e ON e.observation_id = r.source_id "
+            f"JOIN propositions p ON p.id = e.proposition_id AND p.status = 'active' WHERE {where}", params).fetchall()
+        touched = []
+        for pid, oid, cap in rows:
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO evidence (proposition_id, observation_id, added_at, cap) VALUES (?, ?, ?, ?)",
+                [pid, oid, iso(utcnow()), cap])
+            if cur.rowcount:
+                touched.append(pid)
+        return sorted(set(touched))
+
     # -- the queue ---------------------------------------------------------------------------------
 
     def pending(self, limit: int, max_attempts: int = 3) -> list[Observation]:
-        """The oldest observations still waiting for the model."""
+        """Observations still waiting for the model: the most engaged first, then the oldest."""
         rows = self._rows(
             "SELECT o.* FROM queue q JOIN observations o ON o.id = q.observation_id "
-            "WHERE q.state = 'pending' AND q.attempts < ? ORDER BY o.ts, o.id LIMIT ?",
+            "WHERE q.state = 'pending' AND q.attempts < ? ORDER BY q.priority DESC, o.ts, o.id LIMIT ?",
             [max_attempts, limit],
         )
         return [_row_to_observation(r) for r in rows]
@@ -260,6 +373,25 @@ class Store:
             )
             row = self._rows("SELECT state FROM queue WHERE observation_id = ?", [observation_id])
         return bool(row) and row[0]["state"] == "failed"
+
+    def enqueue(self, obs_id: int, priority: float = 0.5) -> None:
+        """Put an observation in the queue for the model (higher priority first)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO queue (observation_id, enqueued_at, priority) VALUES (?, ?, ?)",
+                [obs_id, iso(utcnow()), float(priority)])
+
+    def queue_due(self, max_attempts: int) -> tuple[int, datetime | None]:
+        """(how many wait for the model, when the oldest of them was queued)."""
+        row = self.db.execute(
+            "SELECT COUNT(*), MIN(enqueued_at) FROM queue WHERE state = 'pending' AND attempts < ?",
+            [max_attempts]).fetchone()
+        return row[0], parse_ts(row[1]) if row[1] else None
+
+    def optimize(self) -> None:
+        """Index upkeep (FTS merge, the query planner's statistics)."""
+        self.db.execute("INSERT INTO observations_fts(observations_fts) VALUES ('optimize')")
+        self.db.execute("PRAGMA optimize")
 
     def retry_failed(self) -> int:
         """Put set-aside observations back in the queue; returns how many."""

@@ -187,6 +187,11 @@ class Screen(Observer):
             self.desktop.close()
             self.desktop = None
 
+    def expected_interval(self) -> float:
+        # The slow timer backs off to max_interval on a still screen; a capture (and its OCR) can add a few
+        # seconds to each period.
+        return max(self.interval or 0.0, self._timer_interval) + 15.0
+
     def health(self) -> dict:
         if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
             self.fail("the capture thread stopped")
