@@ -128,7 +128,8 @@ class Intake:
         with self._lock:
             self.counts["captures"] += 1
             if self.mode == "segments" and segmented(obs):
-                return self._add_to_segment(obs)
+                obs.id = self._add_to_segment(obs)  # the caller sees the row that holds its capture
+                return obs.id
             return self._add_plain(obs)
 
     def due(self, now: datetime | None = None) -> int:
@@ -203,7 +204,7 @@ class Intake:
             step = self.segmenter.step(cap)
             seg = step.current
             if seg.id is None:
-                meta = {k: v for k, v in obs.meta.items() if k not in ("engagement", "trigger", "regions")}
+                meta = {k: v for k, v in obs.meta.items() if k != "engagement"}
                 seg.id, _ = store.add_observation(self._row(seg, obs.image_path, meta), merge_within=None,
                                                   enqueue=False)
                 self.counts["stored"] += 1

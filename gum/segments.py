@@ -97,9 +97,10 @@ class Capture:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        if not (self.app or self.window):
-            # Nothing says which app or document this is (a plain folder of screenshots, a desktop with no
-            # window manager): it cannot be told to be the same activity as its neighbours.
+        if not (self.app or self.window) and not self.measured:
+            # A recording that does not say which app or document it shows (a plain folder of screenshots):
+            # nothing tells it to be the same activity as its neighbours. (Live, with no window manager to
+            # name windows, the screen's captures are one activity until it closes by time or text.)
             return self.observer, "", f"@{self.ts.isoformat()}"
         return doc_key(self.observer, self.app, self.window)
 

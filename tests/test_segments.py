@@ -104,11 +104,13 @@ def test_only_a_measured_short_untouched_segment_is_a_glance():
     assert not live.is_glance(rules)
 
 
-def test_captures_with_no_app_and_no_title_are_never_merged_into_one_activity():
+def test_recorded_captures_with_no_app_and_no_title_are_never_merged_into_one_activity():
     s = Segmenter()
-    a = s.step(cap(0, app="", window="", lines=["Checkout"])).current
-    b = s.step(cap(1, app="", window="", lines=["Zotero"])).current
+    a = s.step(cap(0, app="", window="", lines=["Checkout"], measured=False)).current
+    b = s.step(cap(1, app="", window="", lines=["Zotero"], measured=False)).current
     assert a is not b
+    live = Segmenter()
+    assert live.step(cap(0, app="", window="")).current is live.step(cap(5, app="", window="")).current
 
 
 def test_each_monitor_has_its_own_segment():
