@@ -232,7 +232,7 @@ class Agent:
     def eta_seconds(self, pending: int) -> float:
         """How long the waiting work takes at the model's recent pace (seconds per processed observation)."""
         st = self.engine_stats
-        per = st["model_seconds"] / st["processed"] if st["processed"] else 10.0
+        per = st["model_seconds"] / st["processed"] if st["processed"] else self.store().get_state("pace", 10.0)
         return round(pending * per, 1)
 
     def check_queue(self) -> None:
@@ -259,6 +259,9 @@ class Agent:
                 self.engine_stats[k] += v
             if delta["calls"]:
                 self._calls.append((time.monotonic(), delta["calls"]))
+            st = self.engine_stats
+            if st["processed"]:
+                self.store().set_state("pace", round(st["model_seconds"] / st["processed"], 2))
             self._set_threads()
 
         def should_stop() -> bool:

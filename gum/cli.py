@@ -371,8 +371,11 @@ def status(as_json, data_dir, model_spec):
         "user_name": settings.user_name,
         "protection": {"store": protected.store, "where": protected.where, "summary": protected.describe()},
         **counts,
+        "activities": store.segment_counts(),
         "last_errors": [f"{e['at']} {e['message']}" for e in events],
     }
+    pace = store.get_state("pace", 10.0)
+    info["queue"]["eta_seconds"] = round(info["queue"]["pending"] * pace, 1)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -383,8 +386,13 @@ def status(as_json, data_dir, model_spec):
     props = counts["propositions"]
     click.echo(f"Observations: {counts['observations']}")
     click.echo("Propositions: " + (", ".join(f"{n} {s}" for s, n in sorted(props.items())) or "none"))
-    q = counts["queue"]
-    click.echo(f"Queue:        {q['pending']} waiting for the model, {q['failed']} set aside")
+    acts = info["activities"]
+    if acts:
+        click.echo(f"Activities:   {acts.get('activity', 0)} read by the model, {acts.get('glance', 0)} glances, "
+                   f"{acts.get('known', 0)} repeats of what it read (no call)")
+    q = info["queue"]
+    eta = f", about {max(1, round(q['eta_seconds'] / 60))} min of model work" if q["pending"] else ""
+    click.echo(f"Queue:        {q['pending']} waiting for the model{eta}, {q['failed']} set aside")
     for line in info["last_errors"]:
         click.echo(f"  {line}")
 

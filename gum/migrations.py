@@ -193,3 +193,10 @@ def m_intake_001_segments(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX IF NOT EXISTS repeats_source ON repeats(source_id)")
+
+
+@migrations()
+def m_intake_002_pace(db: Database) -> None:
+    # Small facts the agent keeps between runs for `gum status` (the model's recent pace, for the time the
+    # waiting work will take), so the command can answer without asking a running agent.
+    db.execute("CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")

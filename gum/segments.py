@@ -16,6 +16,7 @@ into the previous span, after ActivityWatch's aw_transform/heartbeats.py.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +72,9 @@ def heartbeat_merge(last: Span | None, beat: Span, pulsetime: timedelta) -> Span
     return Span(last.start, max(last.end, beat.end), last.data)
 
 
+_SERIAL = itertools.count()
+
+
 @dataclass(frozen=True)
 class Rules:
     """When a segment closes and what counts as a glance."""
@@ -94,6 +98,7 @@ class Capture:
     lines: list[str]
     engagement: dict = field(default_factory=dict)  # keys, clicks, scrolls since the previous capture
     measured: bool = False  # engagement was measured (a live capture), not unknown (a recorded file)
+    serial: int = field(default_factory=lambda: next(_SERIAL))
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -101,7 +106,7 @@ class Capture:
             # A recording that does not say which app or document it shows (a plain folder of screenshots):
             # nothing tells it to be the same activity as its neighbours. (Live, with no window manager to
             # name windows, the screen's captures are one activity until it closes by time or text.)
-            return self.observer, "", f"@{self.ts.isoformat()}"
+            return self.observer, "", f"@{self.ts.isoformat()}#{self.serial}"
         return doc_key(self.observer, self.app, self.window)
 
 

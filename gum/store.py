@@ -393,6 +393,23 @@ class Store:
         self.db.execute("INSERT INTO observations_fts(observations_fts) VALUES ('optimize')")
         self.db.execute("PRAGMA optimize")
 
+    def set_state(self, key: str, value) -> None:
+        """Remember a small JSON-able fact between runs (the model's pace)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO agent_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                            "SET value = excluded.value", [key, json.dumps(value)])
+
+    def get_state(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM agent_state WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def segment_counts(self) -> dict:
+        """Activities by what became of them: activity (read by the model), glance, known (a repeat), empty."""
+        rows = self._rows(
+            "SELECT json_extract(meta, '$.segment.kind') AS kind, COUNT(*) AS n FROM observations "
+            "WHERE json_extract(meta, '$.segment.state') = 'closed' GROUP BY kind")
+        return {r["kind"]: r["n"] for r in rows}
+
     def retry_failed(self) -> int:
         """Put set-aside observations back in the queue; returns how many."""
         with self.transaction():

@@ -287,15 +287,20 @@ def test_gum_start_runs_and_stops_cleanly_on_sigterm(x, tmp_path):
     import signal
 
     env = {**os.environ, "GUM_OBSERVERS": "screen,input,window", "GUM_API_PORT": str(20000 + os.getpid() % 20000)}
-    proc = subprocess.Popen(["gum", "start"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "agent.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["gum", "start"], env=env, stdout=subprocess.DEVNULL, stderr=out, text=True)
     try:
-        time.sleep(4)
+        # Signalled once it is running (a loaded machine can take seconds just to import).
+        assert wait_for(lambda: "gum agent started" in log.read_text(), 60), log.read_text()[-2000:]
+        time.sleep(2)
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    err = log.read_text()
     assert proc.returncode == 0, err[-2000:]
     assert "observers: screen, input, window" in err and "gum agent stopped" in err
 
