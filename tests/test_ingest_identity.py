@@ -205,14 +205,14 @@ WORKER = textwrap.dedent(
         time.sleep(delay / 3)
         return add(self, obs, **kw)
     gum.store.Store.add_observation = slow_add
-    cli.main(["ingest", "--user", "Grace", sys.argv[1]])
+    cli.main(["ingest", "--user", "Grace", *sys.argv[4:], sys.argv[1]])
     """
 )
 
 
-def _worker(delay: float) -> subprocess.Popen:
+def _worker(delay: float, *flags: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(SCENARIO), str(delay), str(Path(__file__).parent)],
+        [sys.executable, "-c", WORKER, str(SCENARIO), str(delay), str(Path(__file__).parent), *flags],
         env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -225,20 +225,25 @@ def _kill_after(proc: subprocess.Popen, seconds: float) -> None:
         proc.wait(timeout=30)
 
 
+def kill_sequence(seed: int, *flags: str) -> list[float]:
+    """Four runs of `gum ingest` killed at random points, two at once with one of them killed, one to the end."""
+    rng = random.Random(seed)
+    delay = 0.15  # per model call; a whole run takes about 4 s
+    kills = sorted(rng.uniform(0.5, 4.0) for _ in range(4))
+    for at in kills:
+        _kill_after(_worker(delay, *flags), at)
+    pair = [_worker(delay, *flags), _worker(delay, *flags)]
+    _kill_after(pair[0], rng.uniform(0.5, 4.0))
+    assert pair[1].wait(timeout=180) == 0
+    assert _worker(delay, *flags).wait(timeout=180) == 0
+    return kills
+
+
 def test_ingest_killed_again_and_again_and_run_twice_at_once_ends_as_one_clean_run(tmp_path, monkeypatch):
     expected = clean_run(tmp_path, monkeypatch)
     seed = int(os.environ.get("GUM_KILL_SEED") or random.randrange(10**6))
-    rng = random.Random(seed)
     Store().close()  # the user's database exists; the runs below are what crash
-    delay = 0.15
-    kills = sorted(rng.uniform(0.5, 4.0) for _ in range(4))
-    for at in kills:
-        _kill_after(_worker(delay), at)
-    pair = [_worker(delay), _worker(delay)]
-    _kill_after(pair[0], rng.uniform(0.5, 4.0))
-    assert pair[1].wait(timeout=180) == 0, f"seed {seed}"
-    last = _worker(delay)
-    assert last.wait(timeout=180) == 0, f"seed {seed}"
+    kills = kill_sequence(seed)
 
     store = Store()
     rows = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT content_hash || ts) FROM observations").fetchone()
@@ -281,6 +286,21 @@ def test_dedupe_merges_copies_keeping_evidence_and_feedback_and_confidence_retur
     again = ingest(store, [SCENARIO])
     assert (again.stored, again.existing) == (0, LINES)
     assert repair_duplicates(store).removed == 0
+
+
+def test_dedupe_repairs_a_database_made_by_the_kill_sequence_before_ingest_knew_what_it_had(
+    tmp_path, monkeypatch
+):
+    expected = clean_run(tmp_path, monkeypatch)
+    seed = int(os.environ.get("GUM_KILL_SEED") or random.randrange(10**6))
+    Store().close()
+    kills = kill_sequence(seed, "--force")  # --force: every run stores everything again, as before
+    store = Store()
+    assert store.counts()["observations"] > LINES
+    repair_duplicates(store)
+    assert store.counts()["observations"] == LINES
+    assert store.queue_counts() == {"pending": 0, "failed": 0}
+    assert beliefs(store) == expected, f"seed {seed}, kills at {kills}"
 
 
 def test_gum_dedupe_reports_what_it_merged(gum_dirs):
