@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from .errors import InputError
@@ -228,7 +229,7 @@ def ingest(
             if obs_id is not None:
                 store.claim_identity(identity(item, obs, image_bytes), obs_id)
         else:
-            intake.add(obs, identity=lambda redacted: identity(item, redacted, image_bytes))
+            intake.add(obs, identity=partial(identity, item, image_bytes=image_bytes))
     intake.close_all("end of input", recorded=not force)
     stats = intake.stats()
     report.stored, report.merged = stats["stored"], stats["merged"]
