@@ -347,6 +347,6 @@ def _segment_from_row(obs: Observation) -> Segment:
     seg.lines = content_lines(obs.text)
     seg.seen = {normalize_line(x) for x in seg.lines}
     seg.chars = sum(len(x) + 1 for x in seg.lines)
-    if not (obs.app or obs.window):  # as Capture.key: nothing says which activity, so it is its own
+    if not (obs.app or obs.window) and not seg.measured:  # as Capture.key: a recording that names no document
         seg.key = (obs.observer, "", f"@{obs.ts.isoformat()}")
     return seg
