@@ -107,6 +107,7 @@ class Intake:
         self.counts: Counter = Counter()
         self._meta: dict[int, dict] = {}  # the first capture's meta of each open segment (monitor, source...)
         self._lock = threading.Lock()
+        self._as_of: tuple | None = None  # (store, data version) the segmenter's recorded segments match
 
     # -- the way in --------------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class Intake:
                 self._finish_all(closed)
                 return len(closed)
             store = self._store()
+            self._as_of = None  # always from the database: this is the last word on what is open
             with store.transaction():
                 self._resume_recorded(store)
                 closed = self.segmenter.close_all(why)
@@ -188,19 +190,29 @@ class Intake:
         is interrupted and run again forms the same activities as one uninterrupted run.
         """
         store = self._store()
-        with store.transaction():
-            if not store.claim_identity(identity):
-                self.counts["existing"] += 1
-                return store.source_observation(identity)
-            if self.mode == "segments" and segmented(obs):
-                self._resume_recorded(store)
-                obs_id = self._add_to_segment(obs)
-            else:
-                obs_id = self._add_plain(obs)
-            store.bind_identity(identity, obs_id)
+        try:
+            with store.transaction():
+                if not store.claim_identity(identity):
+                    self.counts["existing"] += 1
+                    return store.source_observation(identity)
+                if self.mode == "segments" and segmented(obs):
+                    self._resume_recorded(store)
+                    obs_id = self._add_to_segment(obs)
+                else:
+                    obs_id = self._add_plain(obs)
+                store.bind_identity(identity, obs_id)
+        except BaseException:
+            self._as_of = None  # rolled back: what the segmenter holds is no longer what the database has
+            raise
         return obs_id
 
     def _resume_recorded(self, store: Store) -> None:
+        """Take the open segments of recorded input from the database, unless nobody else wrote to it since
+        this intake last did (then the segmenter already holds them). Call inside a write transaction."""
+        as_of = (store, store.data_version())  # the store itself, not its id: versions are per connection
+        if as_of == self._as_of:
+            return
+        self._as_of = as_of
         self.segmenter.open.clear()
         self.segmenter.held.clear()
         by_source: dict[str, list[Observation]] = {}

@@ -229,6 +229,10 @@ class Store:
             self.bind_identity(identity, obs_id)
         return Added(obs_id, merged)
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (never for this one's own)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
     def has_identity(self, identity: str) -> bool:
         """True when recorded input with this identity was stored (even if deleted since)."""
         return bool(self._rows("SELECT 1 FROM observation_sources WHERE identity = ?", [identity]))

@@ -195,6 +195,33 @@ def test_two_writers_racing_on_one_input_store_it_once(gum_dirs):
     assert results.count(False) == 20 and results.count(True) == 60
 
 
+def test_two_ingests_taking_turns_on_one_activity_grow_one_segment(gum_dirs):
+    from datetime import datetime, timedelta, timezone
+
+    from gum.intake import Intake
+
+    Store().close()
+    a, b = Store(), Store()
+    first, second = Intake(lambda: a), Intake(lambda: b)  # two processes, each with its own connection
+    t = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    lines = ["Chapter 4: Scaling", "4.1 Motivation", "4.2 Depth ablation", "4.3 Results"]
+
+    def capture(n):
+        return Observation("screen", "\n".join(lines[: n + 1]), ts=t + timedelta(minutes=n), app="Overleaf",
+                           window="chapter4.tex - Overleaf")
+
+    # Each stores every other capture and finds the others already stored, as two ingests running at once do.
+    for n in range(4):
+        ahead, behind = (first, second) if n % 2 == 0 else (second, first)
+        ahead.add(capture(n), identity=lambda o, n=n: f"line:{n}")
+        behind.add(capture(n), identity=lambda o, n=n: f"line:{n}")
+    first.close_all("end of input", recorded=True)
+    second.close_all("end of input", recorded=True)
+    [obs] = a.observations()
+    assert obs.text.splitlines() == lines
+    assert (first.stats()["existing"], second.stats()["existing"]) == (2, 2)
+
+
 def test_what_the_user_deleted_is_not_brought_back_by_ingesting_it_again(store):
     ingest(store, [SCENARIO])
     run_engine(store)
