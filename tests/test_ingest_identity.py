@@ -207,7 +207,7 @@ def test_two_ingests_taking_turns_on_one_activity_grow_one_segment(gum_dirs):
     lines = ["Chapter 4: Scaling", "4.1 Motivation", "4.2 Depth ablation", "4.3 Results"]
 
     def capture(n):
-        return Observation("screen", "\n".join(lines[: n + 1]), ts=t + timedelta(minutes=n), app="Overleaf",
+        return Observation("screen", lines[n], ts=t + timedelta(minutes=n), app="Overleaf",
                            window="chapter4.tex - Overleaf")
 
     # Each stores every other capture and finds the others already stored, as two ingests running at once do.
