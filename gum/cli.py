@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "mcp": ("gum.mcp_server", "mcp_command"),
     "ui": ("gum.ui.app", "ui_command"),
     "backup": ("gum.backup", "backup_command"),
+    "dedupe": ("gum.repair", "dedupe_command"),
 }
 
 
@@ -155,9 +156,15 @@ def _run_engine(engine, limit=None) -> object:
 @click.option("--order", type=click.Choice(["name", "mtime"]), default="name", show_default=True,
               help="Order of screenshots without an index.")
 @click.option("--no-process", is_flag=True, help="Only store the observations; let the engine run later.")
+@click.option("--force", is_flag=True,
+              help="Store again what is already stored (each copy then counts as evidence of its own).")
 @_common
-def ingest(paths, user_name, order, no_process, data_dir, model_spec):
-    """Feed recorded activity (screenshot folders, JSONL files) through the pipeline."""
+def ingest(paths, user_name, order, no_process, force, data_dir, model_spec):
+    """Feed recorded activity (screenshot folders, JSONL files) through the pipeline.
+
+    What was ingested before (the same screenshot, the same line) is recognised and not stored again, so a
+    run can be repeated after a crash or when a folder gained new files.
+    """
     from .ingest import ingest as do_ingest
     from .privacy import Redactor
 
@@ -171,7 +178,8 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
         what = item.image.name if item.image else f"{item.observer} {item.app}".strip()
         click.echo(f"  reading [{n}/{total}] {what}", err=True)
 
-    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress, mode=settings.intake)
+    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress, mode=settings.intake,
+                       force=force)
     for err in report.errors:
         click.secho(f"  skipped: {err}", fg="yellow", err=True)
     summary = None
@@ -181,7 +189,8 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
     took = time.perf_counter() - start
     click.echo(
         f"Stored {report.stored} observations ({report.merged} merged into earlier ones, "
-        f"{len(report.errors)} skipped); {report.queued} of {report.segments} activities queued for the model."
+        f"{report.existing} already stored, {len(report.errors)} skipped); {report.queued} of {report.segments} "
+        "activities queued for the model."
     )
     if redactor.counts:
         click.echo("Redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(redactor.counts.items())))
@@ -248,7 +257,7 @@ def show(prop_id, as_json, data_dir, model_spec):
     """One proposition with its reasoning, evidence and revision history."""
     _apply_common(data_dir, model_spec)
     store = _store()
-    p = store.get(prop_id)
+    p = store.visible(prop_id)
     evidence = store.evidence(prop_id)
     history = store.history(prop_id)
     if as_json:

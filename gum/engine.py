@@ -429,6 +429,10 @@ class Engine:
 
     def _apply(self, obs: Observation, actions: list[Action], summary: Summary, meta: dict | None = None) -> None:
         with self.store.transaction():
+            # Taking the observation off the queue is the claim: when another process (a second ingest, the
+            # agent) already stored its results, these are dropped, so nothing is processed twice.
+            if not self.store.dequeue([obs.id]):
+                return
             if meta:
                 self.store.update_meta(obs.id, meta)
                 obs.meta.update(meta)
@@ -471,7 +475,6 @@ class Engine:
             # Later segments that only repeated this one are evidence for whatever it yielded.
             for pid in self.store.attach_repeats(obs.id):
                 self.refresh_confidence(pid)
-            self.store.dequeue([obs.id])
 
     def refresh_confidence(self, proposition_id: int) -> int:
         """Recompute a proposition's confidence from its evidence (unless the user set it)."""

@@ -107,11 +107,15 @@ class Intake:
         self.counts: Counter = Counter()
         self._meta: dict[int, dict] = {}  # the first capture's meta of each open segment (monitor, source...)
         self._lock = threading.Lock()
+        self._as_of: tuple | None = None  # (store, data version) the segmenter's recorded segments match
 
     # -- the way in --------------------------------------------------------------------------------
 
-    def add(self, obs: Observation) -> int | None:
-        """Store an observation; returns the id of the row that holds it, or None if it was dropped."""
+    def add(self, obs: Observation, *, identity: Callable[[Observation], str] | None = None) -> int | None:
+        """Store an observation; returns the id of the row that holds it, or None if it was dropped.
+
+        `identity` marks recorded input (gum/ingest.py): it names the observation once redacted, and what was
+        stored before under that name is not stored again (counted as "existing")."""
         if self.paused():
             self.counts["paused"] += 1
             return None
@@ -127,6 +131,8 @@ class Intake:
             obs.meta["redactions"] = obs.meta.get("redactions", 0) + hits
         with self._lock:
             self.counts["captures"] += 1
+            if identity is not None:
+                return self._add_recorded(obs, identity(obs))
             if self.mode == "segments" and segmented(obs):
                 obs.id = self._add_to_segment(obs)  # the caller sees the row that holds its capture
                 return obs.id
@@ -139,11 +145,20 @@ class Intake:
             self._finish_all(closed)
         return len(closed)
 
-    def close_all(self, why: str = "stop") -> int:
-        """Close every open segment (the agent stops, an ingest ends)."""
+    def close_all(self, why: str = "stop", *, recorded: bool = False) -> int:
+        """Close every open segment (the agent stops, an ingest ends); with `recorded`, the open segments of
+        recorded input as the database has them (see _add_recorded)."""
         with self._lock:
-            closed = self.segmenter.close_all(why)
-            self._finish_all(closed)
+            if not recorded:
+                closed = self.segmenter.close_all(why)
+                self._finish_all(closed)
+                return len(closed)
+            store = self._store()
+            self._as_of = None  # always from the database: this is the last word on what is open
+            with store.transaction():
+                self._resume_recorded(store)
+                closed = self.segmenter.close_all(why)
+                self._finish_all(closed, store)
         return len(closed)
 
     def recover(self) -> int:
@@ -161,8 +176,57 @@ class Intake:
     def stats(self) -> dict:
         """Counters for the status: captures taken in, rows stored, segments closed and what became of them."""
         c = self.counts
-        return {k: c.get(k, 0) for k in ("captures", "stored", "merged", "segments", "queued", "glances",
-                                         "known", "empty", "paused", "excluded", "chrome_lines")}
+        return {k: c.get(k, 0) for k in ("captures", "stored", "merged", "existing", "segments", "queued",
+                                         "glances", "known", "empty", "paused", "excluded", "chrome_lines")}
+
+    # -- recorded input: stored once, however often it is ingested ----------------------------------
+
+    def _add_recorded(self, obs: Observation, identity: str) -> int | None:
+        """Claim the identity, store the observation and bind the identity to its row, in one transaction: a
+        second ingest of the same input (after a crash, or running at the same time) stores nothing twice.
+
+        The segmenter starts from the open segments as the database has them, not from memory: an ingest
+        killed half-way, or another one running beside this one, may have moved them on. So an ingest that
+        is interrupted and run again forms the same activities as one uninterrupted run.
+        """
+        store = self._store()
+        try:
+            with store.transaction():
+                if not store.claim_identity(identity):
+                    self.counts["existing"] += 1
+                    return store.source_observation(identity)
+                if self.mode == "segments" and segmented(obs):
+                    self._resume_recorded(store)
+                    obs_id = self._add_to_segment(obs)
+                else:
+                    obs_id = self._add_plain(obs)
+                store.bind_identity(identity, obs_id)
+        except BaseException:
+            self._as_of = None  # rolled back: what the segmenter holds is no longer what the database has
+            raise
+        return obs_id
+
+    def _resume_recorded(self, store: Store) -> None:
+        """Take the open segments of recorded input from the database, unless nobody else wrote to it since
+        this intake last did (then the segmenter already holds them). Call inside a write transaction."""
+        as_of = (store, store.data_version())  # the store itself, not its id: versions are per connection
+        if as_of == self._as_of:
+            return
+        self._as_of = as_of
+        self.segmenter.open.clear()
+        self.segmenter.held.clear()
+        by_source: dict[str, list[Observation]] = {}
+        for row in store.open_segments(recorded=True):
+            by_source.setdefault(row.observer, []).append(row)
+        for src, rows in by_source.items():
+            rows.sort(key=lambda o: (o.ts, o.id))
+            # The newest is the one being extended; an older one is held by a switch that has not lasted yet.
+            self.segmenter.open[src] = _segment_from_row(rows[-1])
+            if len(rows) > 1:
+                self.segmenter.held[src] = _segment_from_row(rows[-2])
+            for row in rows[-2:]:
+                self._meta.setdefault(row.id, {k: v for k, v in row.meta.items()
+                                               if k not in ("segment", "engagement", "repeats")})
 
     # -- plain observations: stored as they come, heartbeats merged -----------------------------------
 
@@ -294,4 +358,7 @@ def _segment_from_row(obs: Observation) -> Segment:
         seg.keys, seg.clicks, seg.scrolls = (int(eng.get(k, 0)) for k in ("keys", "clicks", "scrolls"))
     seg.lines = content_lines(obs.text)
     seg.seen = {normalize_line(x) for x in seg.lines}
+    seg.chars = sum(len(x) + 1 for x in seg.lines)
+    if not (obs.app or obs.window) and not seg.measured:  # as Capture.key: a recording that names no document
+        seg.key = (obs.observer, "", f"@{obs.ts.isoformat()}")
     return seg

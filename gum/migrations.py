@@ -200,3 +200,28 @@ def m_intake_002_pace(db: Database) -> None:
     # Small facts the agent keeps between runs for `gum status` (the model's recent pace, for the time the
     # waiting work will take), so the command can answer without asking a running agent.
     db.execute("CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+
+
+@migrations()
+def m_ingest_001_observation_sources(db: Database) -> None:
+    # Recorded input (a screenshot file, a JSONL line) has an identity: the image's content hash, the line's
+    # own id, or a hash of what the line says. One row per identity, pointing at the observation that holds
+    # it, so ingesting the same activity twice (a re-run after a crash, a folder with two new files, two
+    # ingests at once) stores it once. The primary key is the guarantee, not a check before the insert.
+    # Many identities may point at one observation: a repeat merged into it as a heartbeat is stored too.
+    # Live capture has no row here: the intake path merges what it sees again. When an observation is deleted
+    # (a proposition revoked with its evidence) its row stays, pointing nowhere, so ingesting the same folder
+    # again does not bring back what the user had deleted.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS observation_sources (
+            identity TEXT PRIMARY KEY,
+            observation_id INTEGER REFERENCES observations(id) ON DELETE SET NULL,
+            added_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS observation_sources_observation ON observation_sources(observation_id)")
+    # An ingest continues the open activity segments as the database has them (another ingest, or one killed
+    # half-way, may have moved them on), so it looks them up for every capture: a small index of just those.
+    db.execute("CREATE INDEX IF NOT EXISTS observations_open_segments ON observations(ts) "
+               "WHERE json_extract(meta, '$.segment.state') = 'open'")

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -88,6 +89,29 @@ def _row_to_proposition(row: dict) -> Proposition:
     )
 
 
+class Added(tuple):
+    """What add_observation did: unpacks as (id, merged); `existing` is True when an observation with the
+    same identity was already stored, and nothing was written."""
+
+    existing: bool
+
+    def __new__(cls, obs_id: int, merged: bool, existing: bool = False):
+        self = super().__new__(cls, (obs_id, merged))
+        self.existing = existing
+        return self
+
+
+@dataclass
+class DuplicateMerge:
+    """What merge_duplicate_observations did."""
+
+    groups: int = 0  # sets of exact duplicates found
+    removed: int = 0  # copies deleted (each group keeps its oldest row)
+    kept: list[int] = field(default_factory=list)  # the observation kept for each group
+    # Propositions whose evidence changed: their confidence must be computed again.
+    propositions: list[int] = field(default_factory=list)
+
+
 _PROP_SELECT = """
     SELECT p.*, (SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count
     FROM propositions p
@@ -136,13 +160,20 @@ class Store:
     # -- observations ------------------------------------------------------------------------------
 
     def add_observation(
-        self, obs: Observation, *, merge_within: timedelta | None = timedelta(minutes=10), enqueue: bool = True
+        self, obs: Observation, *, merge_within: timedelta | None = timedelta(minutes=10), enqueue: bool = True,
+        identity: str | None = None,
     ) -> tuple[int, bool]:
         """Store an observation; return (id, merged).
 
         When the previous observation of the same observer says exactly the same thing and ended within
         `merge_within`, it is extended instead (a heartbeat): ts_end moves forward and repeats grows.
+
+        `identity` names recorded input (see gum/ingest.py): when an observation with that identity is already
+        stored, nothing is written and the result's `existing` is True. The identity is claimed, the
+        observation stored and queued in one transaction, so two writers racing on one input store it once.
         """
+        if identity is not None:
+            return self._add_identified(obs, identity, merge_within=merge_within, enqueue=enqueue)
         if not isinstance(obs.text, str):
             raise InputError("observation text must be a string")
         h = content_hash(obs.observer, obs.app, obs.window, obs.text)
@@ -186,6 +217,51 @@ class Store:
                     "INSERT INTO queue (observation_id, enqueued_at) VALUES (?, ?)", [obs.id, iso(utcnow())]
                 )
         return obs.id, False
+
+    def _add_identified(
+        self, obs: Observation, identity: str, *, merge_within: timedelta | None, enqueue: bool
+    ) -> Added:
+        with self.transaction():
+            if not self.claim_identity(identity):
+                obs.id = self.source_observation(identity)
+                return Added(obs.id, False, existing=True)
+            obs_id, merged = self.add_observation(obs, merge_within=merge_within, enqueue=enqueue)
+            self.bind_identity(identity, obs_id)
+        return Added(obs_id, merged)
+
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (never for this one's own)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def has_identity(self, identity: str) -> bool:
+        """True when recorded input with this identity was stored (even if deleted since)."""
+        return bool(self._rows("SELECT 1 FROM observation_sources WHERE identity = ?", [identity]))
+
+    def identified_observations(self) -> set[int]:
+        """Ids of the observations that hold recorded input with a known identity."""
+        rows = self._rows("SELECT DISTINCT observation_id FROM observation_sources WHERE observation_id IS NOT NULL")
+        return {r["observation_id"] for r in rows}
+
+    def source_observation(self, identity: str) -> int | None:
+        """The observation holding recorded input with this identity, if it was stored."""
+        rows = self._rows("SELECT observation_id FROM observation_sources WHERE identity = ?", [identity])
+        return rows[0]["observation_id"] if rows else None
+
+    def claim_identity(self, identity: str, obs_id: int | None = None) -> bool:
+        """Claim `identity` for recorded input; False when it was claimed before (the input is already stored).
+
+        The primary key decides, whoever gets there first: claim, store and `bind_identity` in one
+        transaction, so two writers racing on one input store it once. With `obs_id`, bound at once.
+        """
+        with self.transaction():
+            return bool(self.db.execute(
+                "INSERT INTO observation_sources (identity, observation_id, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (identity) DO NOTHING", [identity, obs_id, iso(utcnow())],
+            ).rowcount)
+
+    def bind_identity(self, identity: str, obs_id: int) -> None:
+        """Point a claimed identity at the observation that now holds it."""
+        self.db.execute("UPDATE observation_sources SET observation_id = ? WHERE identity = ?", [obs_id, identity])
 
     def get_observation(self, obs_id: int) -> Observation:
         rows = self._rows("SELECT * FROM observations WHERE id = ?", [obs_id])
@@ -257,10 +333,13 @@ class Store:
             meta["engagement"] = total
             self.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
 
-    def open_segments(self) -> list[Observation]:
-        """Activity segments still marked open (an agent that stopped without closing them)."""
+    def open_segments(self, *, recorded: bool = False) -> list[Observation]:
+        """Activity segments still marked open (an agent that stopped without closing them); with `recorded`,
+        only those holding recorded input (an ingest's, see gum/ingest.py)."""
+        where = ("AND EXISTS (SELECT 1 FROM observation_sources s WHERE s.observation_id = observations.id)"
+                 if recorded else "")
         rows = self._rows(
-            "SELECT * FROM observations WHERE json_extract(meta, '$.segment.state') = 'open' ORDER BY ts")
+            f"SELECT * FROM observations WHERE json_extract(meta, '$.segment.state') = 'open' {where} ORDER BY ts")
         return [_row_to_observation(r) for r in rows]
 
     # -- what the intake remembers of screen text: recurring lines per app, lines already read ----------
@@ -355,13 +434,15 @@ class Store:
         )
         return [_row_to_observation(r) for r in rows]
 
-    def dequeue(self, observation_ids: Iterable[int]) -> None:
-        """Mark observations processed. Call inside the transaction that stores what they produced."""
+    def dequeue(self, observation_ids: Iterable[int]) -> int:
+        """Mark observations processed; returns how many were still queued. Call inside the transaction that
+        stores what they produced: 0 means another process got there first, and its results stand."""
         ids = list(observation_ids)
-        if ids:
-            self.db.execute(
-                f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(ids))})", ids
-            )
+        if not ids:
+            return 0
+        return self.db.execute(
+            f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(ids))})", ids
+        ).rowcount
 
     def record_failure(self, observation_id: int, error: str, max_attempts: int) -> bool:
         """Count a failed attempt; after `max_attempts` the observation is set aside. True if set aside."""
@@ -625,9 +706,18 @@ class Store:
             [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow())],
         )
 
+    def visible(self, proposition_id: int) -> Proposition:
+        """The proposition, unless it or its lineage was revoked: revoked propositions never come back, to
+        anyone (the API, the command line, the tray). NotFound otherwise."""
+        prop = self.get(proposition_id)
+        if prop.status == "revoked" or self.current(proposition_id).status == "revoked":
+            raise NotFound(f"proposition #{proposition_id} was revoked")
+        return prop
+
     def confirm(self, proposition_id: int) -> Proposition:
         """The user says it is true."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             self.db.execute("UPDATE propositions SET feedback = 'confirmed' WHERE id = ?", [prop.id])
@@ -637,6 +727,7 @@ class Store:
     def reject(self, proposition_id: int) -> Proposition:
         """The user says it is false: it is hidden, kept for calibration, and never inferred again."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             self.db.execute(
@@ -648,6 +739,7 @@ class Store:
     def edit(self, proposition_id: int, *, text: str | None = None, confidence: int | None = None) -> Proposition:
         """The user rewrites a proposition: a new version, marked edited, that the engine will not overwrite."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             new = Proposition(
@@ -663,6 +755,25 @@ class Store:
             pid = self.revise(prop.id, new)
             self._log_feedback(prop, "edit", new_id=pid, text=text, confidence=confidence)
         return self.get(pid)
+
+    def clear_feedback(self, proposition_id: int) -> Proposition:
+        """Undo a confirm or reject: feedback back to none (a rejected one active again) and its log row gone,
+        so calibration does not count a click the user took back."""
+        with self.transaction():
+            prop = self.visible(proposition_id)
+            if prop.feedback is None:
+                raise NotFound(f"proposition #{proposition_id} has no confirm or reject to undo")
+            self.db.execute(
+                "UPDATE propositions SET feedback = NULL, "
+                "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?",
+                [prop.id],
+            )
+            self.db.execute(
+                "DELETE FROM feedback_log WHERE id = (SELECT id FROM feedback_log WHERE proposition_id = ? "
+                "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)",
+                [prop.id],
+            )
+        return self.get(prop.id)
 
     def revoke(self, proposition_id: int, *, with_evidence: bool = False) -> Proposition:
         """Forget a proposition: every version hidden everywhere, and never re-inferred.
@@ -729,6 +840,69 @@ class Store:
             "propositions": props,
             "queue": self.queue_counts(),
         }
+
+    # -- repair ------------------------------------------------------------------------------------
+
+    def duplicate_observations(self) -> list[list[int]]:
+        """Sets of exact duplicates, oldest first in each: the same observer, app, window and text at the same
+        time. Databases made before recorded input had an identity hold them (every re-run of an ingest)."""
+        rows = self._rows(
+            "SELECT id, content_hash, ts FROM observations WHERE (content_hash, ts) IN "
+            "(SELECT content_hash, ts FROM observations GROUP BY content_hash, ts HAVING COUNT(*) > 1) "
+            "ORDER BY content_hash, ts, id"
+        )
+        groups: dict[tuple, list[int]] = {}
+        for r in rows:
+            groups.setdefault((r["content_hash"], r["ts"]), []).append(r["id"])
+        return sorted(groups.values())
+
+    def merge_duplicate_observations(self) -> DuplicateMerge:
+        """Merge every set of exact duplicates into its oldest row, in one transaction.
+
+        Evidence links move to the kept row (a proposition cites it once, however many copies it cited; a
+        link the kept row already has keeps its own cap), so do the identities of recorded input. Feedback is
+        on propositions and untouched. The kept row spans the copies (latest ts_end, most repeats) and takes
+        meta keys it lacks from them. When any copy went through the model, the merged observation counts as
+        processed; otherwise one queue entry stays. Recomputing the confidence of the propositions listed in
+        the result is the caller's job (gum/repair.py), since the engine owns that rule.
+        """
+        report = DuplicateMerge()
+        touched: set[int] = set()
+        with self.transaction():
+            for group in self.duplicate_observations():
+                keep, copies = group[0], group[1:]
+                marks = ",".join("?" * len(group))
+                touched.update(r["proposition_id"] for r in self._rows(
+                    f"SELECT DISTINCT proposition_id FROM evidence WHERE observation_id IN ({marks})", group))
+                queued = {r["observation_id"] for r in self._rows(
+                    f"SELECT observation_id FROM queue WHERE observation_id IN ({marks})", group)}
+                rows = {r["id"]: r for r in self._rows(
+                    f"SELECT id, ts_end, repeats, meta FROM observations WHERE id IN ({marks})", group)}
+                meta: dict = {}
+                for oid in reversed(group):  # the kept row's own values win
+                    meta.update(json.loads(rows[oid]["meta"] or "{}"))
+                self.db.execute(
+                    "UPDATE observations SET ts_end = ?, repeats = ?, meta = ? WHERE id = ?",
+                    [max(r["ts_end"] for r in rows.values()), max(r["repeats"] for r in rows.values()),
+                     json.dumps(meta), keep],
+                )
+                for oid in copies:
+                    self.db.execute("UPDATE OR IGNORE evidence SET observation_id = ? WHERE observation_id = ?",
+                                    [keep, oid])
+                    self.db.execute("UPDATE observation_sources SET observation_id = ? WHERE observation_id = ?",
+                                    [keep, oid])
+                if len(queued) < len(group):  # some copy was processed: its results stand for all
+                    self.db.execute(f"DELETE FROM queue WHERE observation_id IN ({marks})", group)
+                gone = ",".join("?" * len(copies))
+                # Links the kept row already had, and the copies' queue entries, go with the copies.
+                self.db.execute(f"DELETE FROM evidence WHERE observation_id IN ({gone})", copies)
+                self.db.execute(f"DELETE FROM queue WHERE observation_id IN ({gone})", copies)
+                self.db.execute(f"DELETE FROM observations WHERE id IN ({gone})", copies)
+                report.groups += 1
+                report.removed += len(copies)
+                report.kept.append(keep)
+        report.propositions = sorted(touched)
+        return report
 
     def export(self) -> dict:
         """Everything, as plain JSON-able data."""
