@@ -23,6 +23,8 @@ LAZY_COMMANDS = {
     "mcp": ("gum.mcp_server", "mcp_command"),
     "ui": ("gum.ui.app", "ui_command"),
     "backup": ("gum.backup", "backup_command"),
+    "doctor": ("gum.doctor", "doctor_command"),
+    "service": ("gum.service", "service_command"),
 }
 
 

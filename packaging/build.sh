@@ -67,8 +67,10 @@ if [ "$DEB_ONLY" = 0 ]; then
   # 5. PyInstaller.
   step "PyInstaller (one folder)"
   rm -rf "$OUT/gum" "$OUT/gum.app"
-  GUM_BUILD_MODEL="$model" "$VPY" -m PyInstaller --noconfirm --log-level WARN \
-    --distpath "$OUT" --workpath "$CACHE/pyinstaller-work-$OS" packaging/gum.spec
+  # Run from outside the checkout: from inside it, `import gum` would find the source folder (where
+  # gum.ui, gum.observers and gum.resources are not yet mapped) instead of the venv's installed package.
+  (cd "$CACHE" && GUM_BUILD_MODEL="$model" "$VPY" -m PyInstaller --noconfirm --log-level WARN \
+    --distpath "$OUT" --workpath "$CACHE/pyinstaller-work-$OS" "$ROOT/packaging/gum.spec")
 fi
 
 APP="$OUT/gum"
@@ -79,6 +81,9 @@ EXE="$APP/gum"
 # 6. The built app must start, find its bundled model and verify it (this re-hashes the bundled file).
 step "checking the build: --version, model verify"
 "$EXE" --version
+for cmd in ui start doctor service mcp; do  # commands found by name at run time: all bundled?
+  "$EXE" --help | grep -q "^  $cmd " || { echo "the build lacks \`gum $cmd\`" >&2; exit 1; }
+done
 GUM_CONFIG_DIR="$(mktemp -d)" GUM_CACHE_DIR="$(mktemp -d)" "$EXE" model install --verify
 
 case "$OS" in
