@@ -143,7 +143,7 @@ def deb(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     start = time.monotonic()
     env = {**os.environ, "GUM_BUILD_OUT": str(out)}
-    proc = subprocess.run(["nice", "-n", "10", "bash", str(PACKAGING / "build.sh")], env=env, capture_output=True,
+    proc = subprocess.run(["nice", "-n", "15", "bash", str(PACKAGING / "build.sh")], env=env, capture_output=True,
                           text=True, timeout=3600, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     [built] = out.glob("gum-desktop_*.deb")
