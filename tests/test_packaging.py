@@ -106,6 +106,9 @@ def test_a_frozen_gum_finds_its_bundled_model_and_starts_itself_with_its_own_exe
     monkeypatch.setattr(sys, "executable", "/opt/gum/gum")
     assert bundled_model_path(model) == tmp_path / "models" / model.filename
     assert gum_command("start") == ["/opt/gum/gum", "start"]
+    from gum.ui import autostart
+
+    assert autostart.command() == ["/opt/gum/gum", "ui"]  # the login entry starts the installed app
 
 
 def test_the_build_script_parses_and_has_a_branch_for_each_platform():
