@@ -137,8 +137,30 @@ def check_input(settings) -> Check:
     return Check("input access", OK, "X RECORD is there: input activity can be counted (never which keys)")
 
 
+def _status_notifier_watcher() -> bool:
+    """A StatusNotifier tray on the session bus (KDE, GNOME's AppIndicator extension): Qt tries it first."""
+    try:
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+    except ImportError:
+        return False
+    bus = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus")
+    try:
+        conn = open_dbus_connection(bus="SESSION")
+    except Exception:  # noqa: BLE001 - no session bus
+        return False
+    try:
+        reply = conn.send_and_get_reply(new_method_call(bus, "NameHasOwner", "s", ("org.kde.StatusNotifierWatcher",)),
+                                        timeout=2)
+        return bool(reply.body[0])
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        conn.close()
+
+
 def check_tray(settings) -> Check:
-    """A system tray for the icon; without one the tray app shows its window instead."""
+    """A system tray for the icon (XEmbed or StatusNotifier); without one the tray app shows its window instead."""
     if not _x11_usable():
         return Check("system tray", SKIP, f"needs a usable X11 display ({X11_ONLY})")
     d = _open_x()
@@ -147,12 +169,14 @@ def check_tray(settings) -> Check:
         owner = d.get_selection_owner(atom)
     finally:
         d.close()
+    if owner == 0 and _status_notifier_watcher():
+        return Check("system tray", OK, "a StatusNotifier tray is there (D-Bus)")
     if owner == 0:  # X.NONE
         return Check("system tray", WARN,
                      "no system tray on this desktop: `gum ui` will show its Memory window instead of an icon",
                      "GNOME: install gnome-shell-extension-appindicator and enable it; other desktops: add "
                      "a notification-area (systray) applet to the panel")
-    return Check("system tray", OK, "a system tray is there")
+    return Check("system tray", OK, "a system tray is there (XEmbed)")
 
 
 # -- OCR, keys, the model --------------------------------------------------------------------------------

@@ -128,6 +128,27 @@ def test_no_system_tray_warns_and_a_real_tray_passes(xdisplay):
         tray.wait()
 
 
+@X11
+@pytest.mark.skipif(not have("dbus-daemon"), reason="needs dbus-daemon")
+def test_a_status_notifier_tray_on_the_session_bus_passes(xdisplay, monkeypatch, tmp_path):
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        address = bus.stdout.readline().strip()
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        assert doctor.check_tray(Settings()).status == WARN  # a bus, but no tray on it
+        with open_dbus_connection(bus="SESSION") as watcher:  # what KDE's or GNOME's tray host does
+            watcher.send_and_get_reply(message_bus.RequestName("org.kde.StatusNotifierWatcher"))
+            check = doctor.check_tray(Settings())
+        assert check.status == OK and "StatusNotifier" in check.detail
+    finally:
+        bus.kill()
+        bus.wait()
+
+
 # -- tesseract ---------------------------------------------------------------------------------------
 
 
