@@ -24,6 +24,8 @@ LAZY_COMMANDS = {
     "ui": ("gum.ui.app", "ui_command"),
     "backup": ("gum.backup", "backup_command"),
     "dedupe": ("gum.repair", "dedupe_command"),
+    "doctor": ("gum.doctor", "doctor_command"),
+    "service": ("gum.service", "service_command"),
 }
 
 

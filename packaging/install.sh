@@ -26,18 +26,8 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# 2. llama-cpp-python, built from source as a portable library. A native build (the default) uses every
-# instruction the build machine's CPU advertises; where a VM forbids one (AMX) it dies with SIGILL, and an
-# installed app must run on other CPUs anyway. pip's wheel cache ignores CMAKE_ARGS, so the portable wheel
-# is built without it and kept in our own cache, keyed by version.
-wheel_dir="$CACHE/llama-portable-$LLAMA_VERSION"
-if ! ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
-  say "Building llama-cpp-python $LLAMA_VERSION (portable, -DGGML_NATIVE=OFF; about 5-10 minutes)"
-  mkdir -p "$wheel_dir"
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-    $PY -m pip wheel --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$wheel_dir"
-fi
-wheel=$(ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -n1)
+# 2. llama-cpp-python, built from source as a portable library (-DGGML_NATIVE=OFF: see llama-wheel.sh).
+wheel=$(PYTHON=$PY LLAMA_VERSION=$LLAMA_VERSION GUM_BUILD_CACHE=$CACHE bash packaging/llama-wheel.sh)
 marker="$CACHE/installed-llama"
 if [ "$(cat "$marker" 2>/dev/null)" != "$wheel $($PY -c 'import sys; print(sys.prefix)')" ] \
    || ! $PY -c "import llama_cpp" >/dev/null 2>&1; then
