@@ -199,7 +199,7 @@ SCHEMAS: dict[str, dict] = {
             "last_error",
         ],
         "properties": {
-            "state": {"type": "string", "enum": ["observing", "paused", "working", "error"]},
+            "state": {"type": "string", "enum": ["observing", "idle", "paused", "working", "error"]},
             "paused": {"type": "boolean"},
             "paused_until": _NULLABLE_TS,
             "busy": {"type": "boolean"},
