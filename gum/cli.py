@@ -191,8 +191,8 @@ def ingest(paths, user_name, order, no_process, force, data_dir, model_spec):
     took = time.perf_counter() - start
     click.echo(
         f"Stored {report.stored} observations ({report.merged} merged into earlier ones, "
-        f"{report.existing} already stored, {len(report.errors)} skipped); {report.queued} of {report.segments} "
-        "activities queued for the model."
+        f"{report.existing} already stored, {len(report.errors)} skipped); {report.segments} "
+        f"activities; {report.queued} observations queued for the model."
     )
     if redactor.counts:
         click.echo("Redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(redactor.counts.items())))

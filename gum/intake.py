@@ -231,17 +231,18 @@ class Intake:
     # -- plain observations: stored as they come, heartbeats merged -----------------------------------
 
     def _add_plain(self, obs: Observation) -> int:
+        # Input summaries are evidence of engagement for what is around them, never read by the model.
+        queue = obs.meta.get("queue", True) is not False and obs.observer != "input"
         engagement = obs.meta.get("engagement")
         if engagement is not None:
             obs.meta["engagement"] = {**engagement, "dwell_s": 0}
         store = self._store()
         with store.transaction():
-            obs_id, merged = store.add_observation(obs, merge_within=MERGE_WITHIN,
-                                                   enqueue=obs.meta.get("queue", True))
+            obs_id, merged = store.add_observation(obs, merge_within=MERGE_WITHIN, enqueue=queue)
             if merged and engagement is not None:
                 store.merge_engagement(obs_id, engagement)
         self.counts["merged" if merged else "stored"] += 1
-        if obs.meta.get("queue", True) and not merged:
+        if queue and not merged:
             self.counts["queued"] += 1
         return obs_id
 
