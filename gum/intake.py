@@ -36,7 +36,7 @@ from .store import Store
 log = logging.getLogger("gum.intake")
 
 MERGE_WITHIN = timedelta(minutes=2)  # an unchanged repeat within this extends the previous observation
-CHROME_DOCS = 3  # a line seen in this many documents of one app is part of the app, not of a document
+CHROME_DOCS = 4  # a line seen in this many documents of one app is part of the app, not of a document
 READ_RECENTLY = timedelta(days=7)  # text the model read within this is not read again
 MIN_FRESH_CHARS = 40  # less new text than this in a revisit: no call, it attaches to the earlier reading
 MAX_TEXT = 20000  # characters a segment keeps (the model reads at most a few thousand of them)
@@ -50,11 +50,16 @@ def line_hash(norm: str) -> str:
 
 
 def content_lines(text: str) -> list[str]:
-    """The lines of a capture that can be content: OCR garbage (a line of stray marks, a run of one- and
-    two-letter shards such as a tab strip read badly) is dropped."""
-    out = []
+    """The lines of a capture that can be content, as they were written (spacing kept, runs of blank lines
+    made one): OCR garbage (a line of stray marks, a run of one- and two-letter shards such as a tab strip
+    read badly) is dropped."""
+    out: list[str] = []
     for raw in (text or "").splitlines():
-        line = " ".join(raw.split())
+        line = raw.rstrip()
+        if not line.strip():
+            if out and out[-1]:
+                out.append("")  # a paragraph or a chat turn ends here
+            continue
         alnum = sum(c.isalnum() for c in line)
         visible = sum(not c.isspace() for c in line)
         if alnum < 2 or alnum < 0.35 * visible:
@@ -63,6 +68,8 @@ def content_lines(text: str) -> list[str]:
         if len(tokens) >= 6 and sum(len(t) <= 2 for t in tokens) >= 0.8 * len(tokens):
             continue
         out.append(line)
+    while out and not out[-1]:
+        out.pop()
     return out
 
 
@@ -311,8 +318,8 @@ class Intake:
                     if k not in ("segment", "engagement", "repeats")}
         self.counts["segments"] += 1
         rules = self.segmenter.rules
-        hashes = [line_hash(normalize_line(x)) for x in seg.lines]
-        text = None
+        # A blank line (a paragraph break) is never "already read": only lines with words are remembered.
+        hashes = [line_hash(normalize_line(x)) if normalize_line(x) else "" for x in seg.lines]
         extra = {"closed": seg.closed}
         touched: list[int] = []
         if seg.is_glance(rules):
@@ -320,21 +327,24 @@ class Intake:
         elif not seg.lines:
             kind = "empty"
         else:
-            known = store.read_before(hashes, since=seg.start - READ_RECENTLY, exclude=seg.id)
-            fresh = [x for x, h in zip(seg.lines, hashes) if h not in known]
+            worded = [h for h in hashes if h]
+            known = store.read_before(worded, since=seg.start - READ_RECENTLY, exclude=seg.id)
+            fresh = [x for x, h in zip(seg.lines, hashes) if h and h not in known]
             if known:
-                extra["known_lines"] = len(seg.lines) - len(fresh)
+                extra["known_lines"] = sum(h in known for h in worded)
             if known and sum(len(x) + 1 for x in fresh) < MIN_FRESH_CHARS:
                 kind = "known"
                 touched = store.link_repeats(seg.id, set(known.values()))
             else:
+                # Enough is new: the model reads the whole activity, the lines it has seen included (they are
+                # the context of the new ones: who an email is to, which project a terminal is in), and the
+                # earlier reading stays linked as evidence of the same.
                 kind = "activity"
                 if known:
                     store.link_repeats(seg.id, set(known.values()))
-                    text = "\n".join(fresh)  # the model reads what is new; the rest it has read
-                store.mark_read(hashes, seg.id, seg.end)
+                store.mark_read(worded, seg.id, seg.end)
         extra["kind"] = kind
-        row = self._row(seg, None, meta, state="closed", text=text, extra=extra)
+        row = self._row(seg, None, meta, state="closed", extra=extra)
         row.id = seg.id
         store.update_observation(row)
         if kind == "activity":

@@ -159,12 +159,22 @@ class Segment:
             setattr(self, k, getattr(self, k) + n)
             if self.captures > 1:
                 self.later_inputs += n
+        # A line already in an earlier capture of this activity is not new; within one capture every line
+        # stays as it was (a single capture reads exactly as captured).
+        before = set(self.seen)
         for line in cap.lines:
             norm = normalize_line(line)
-            if norm and norm not in self.seen:
-                self.seen.add(norm)
-                self.lines.append(line)
-                self.chars += len(line) + 1
+            if not norm:
+                if self.lines and self.lines[-1]:
+                    self.lines.append("")
+                continue
+            if norm in before:
+                continue
+            self.seen.add(norm)
+            self.lines.append(line)
+            self.chars += len(line) + 1
+        while self.lines and not self.lines[-1]:
+            self.lines.pop()
 
 
 def normalize_line(line: str) -> str:

@@ -67,7 +67,8 @@ def test_lines_an_app_shows_in_every_document_are_learned_and_kept_from_the_mode
     intake = make(store)
     chrome = ["Gmail Calendar Drive Docs Sheets", "Help  Privacy  Terms  Send feedback"]
     for n, (title, body) in enumerate([("Budget", "Rent 1200 per month"), ("Trip", "Flights to Lisbon on Friday"),
-                                       ("Thesis", "Chapter 4 graph networks"), ("Recipes", "Sourdough starter")]):
+                                       ("Thesis", "Chapter 4 graph networks"), ("Garden", "Tomato seedlings"),
+                                       ("Recipes", "Sourdough starter")]):
         intake.add(screen(n * 600, "\n".join([*chrome, body]), window=f"{title} - Google Docs - Google Chrome"))
     intake.close_all()
     last = store.observations(limit=1)[0]
@@ -92,16 +93,19 @@ def test_a_revisit_of_what_the_model_read_costs_no_call_and_counts_as_evidence_f
     assert {o.id for o in store.evidence(pid)} == {first, revisit}
 
 
-def test_a_partly_new_page_sends_only_its_new_lines_to_the_model(store):
+def test_a_partly_new_page_is_read_whole_and_stays_linked_to_the_earlier_reading(store):
     intake = make(store)
-    intake.add(screen(0, "Senior Backend Engineer at Stripe\nRemote in Europe", window="Stripe careers"))
+    first = intake.add(screen(0, "Senior Backend Engineer at Stripe\nRemote in Europe", window="Stripe careers"))
     intake.close_all()
     again = intake.add(screen(3600, "Senior Backend Engineer at Stripe\nRemote in Europe\n"
                                      "Salary range 120k to 150k EUR plus equity", window="Stripe careers"))
     intake.close_all()
     row = store.get_observation(again)
-    assert row.text == "Salary range 120k to 150k EUR plus equity"
+    assert row.text.endswith("Salary range 120k to 150k EUR plus equity"), "the new line, in its context"
+    assert row.text.startswith("Senior Backend Engineer at Stripe")
     assert row.meta["segment"]["known_lines"] == 2 and store.queue_counts()["pending"] == 2
+    pid = store.insert_proposition(Proposition(text="Marcus looks at a backend job at Stripe"), [first])
+    assert store.attach_repeats(first) == [pid]
 
 
 def test_a_glance_is_kept_for_the_timeline_but_never_queued(store):
