@@ -394,7 +394,7 @@ def test_pause_and_resume_change_the_agents_state(server, store, agent):
     c = Client(server.url, token(store, "tray-like", "admin"))
     assert c.pause(120)["state"] == "paused"
     assert agent.is_paused()
-    assert c.resume()["state"] == "observing"
+    assert c.resume()["state"] == "idle"
     assert c.pause(None)["paused"] is True and agent.is_paused()
     c.resume()
     with pytest.raises(ApiError) as err:
