@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from .privacy import Exclusions, Redactor
 from .records import Observation, utcnow
-from .segments import Capture, Rules, Segment, Segmenter, doc_key, normalize_line
+from .segments import Capture, Rules, Segment, Segmenter, doc_key, normalize_line, transient
 from .store import Store
 
 log = logging.getLogger("gum.intake")
@@ -184,7 +184,7 @@ class Intake:
         """Counters for the status: captures taken in, rows stored, segments closed and what became of them."""
         c = self.counts
         return {k: c.get(k, 0) for k in ("captures", "stored", "merged", "existing", "segments", "queued",
-                                         "glances", "known", "empty", "paused", "excluded", "chrome_lines")}
+                                         "glances", "known", "empty", "paused", "excluded", "chrome_lines", "transient")}
 
     # -- recorded input: stored once, however often it is ingested ----------------------------------
 
@@ -255,7 +255,11 @@ class Intake:
 
     # -- segments -----------------------------------------------------------------------------------
 
-    def _add_to_segment(self, obs: Observation) -> int:
+    def _add_to_segment(self, obs: Observation) -> int | None:
+        if transient(obs.window) and not obs.meta.get("engagement", {}).get("keys"):
+            # A tab still loading, an untitled window: it neither starts an activity nor splits one.
+            self.counts["transient"] += 1
+            return None
         store = self._store()
         lines = content_lines(obs.text)
         app = (obs.app or "").strip().lower()

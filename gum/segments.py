@@ -48,6 +48,17 @@ def normalize_title(title: str) -> str:
     return t.lower()
 
 
+# Titles a window has for a moment while it loads or before it has a document: not an activity of their own.
+_TRANSIENT = re.compile(r"^(new tab|untitled|loading\b.*|about:blank|blank page|new window|connecting\b.*)$",
+                        re.IGNORECASE)
+
+
+def transient(window: str) -> bool:
+    """A placeholder title ("New Tab - Chromium", "Untitled", "Loading..."): a moment between activities."""
+    t = normalize_title(window)
+    return bool(t) and bool(_TRANSIENT.match(t.rstrip(".… ")))
+
+
 def doc_key(observer: str, app: str, window: str) -> tuple[str, str, str]:
     """What makes two captures one activity: the same source, app and normalised document title."""
     return observer, (app or "").strip().lower(), normalize_title(window)

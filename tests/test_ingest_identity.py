@@ -108,7 +108,9 @@ def test_ingesting_the_same_file_again_stores_nothing_and_says_so(store):
     again = ingest(store, [SCENARIO])
     assert (again.stored, again.merged, again.existing) == (0, 0, LINES)
     assert store.counts()["observations"] == LINES
-    assert store.queue_counts()["pending"] == LINES
+    # Input summaries are engagement evidence, never queued for the model.
+    inputs = sum('"observer": "input"' in line for line in SCENARIO.read_text().splitlines())
+    assert store.queue_counts()["pending"] == LINES - inputs
 
 
 def test_the_cli_summary_counts_new_merged_and_already_stored(gum_dirs):

@@ -163,3 +163,20 @@ def test_the_engine_gives_a_later_repeat_the_evidence_its_source_yields(store):
     (prop,) = store.propositions()
     assert {o.id for o in store.evidence(prop.id)} == {first, repeat}
     assert len(model.history) == 1
+
+
+def test_a_tab_that_is_still_loading_neither_starts_nor_splits_an_activity(store):
+    intake = make(store)
+    a = intake.add(screen(0, "Redis docs: SET with EX", window="SET | Redis - Chromium", keys=0))
+    assert intake.add(screen(5, "", window="New Tab - Chromium", keys=0)) is None
+    b = intake.add(screen(9, "Redis docs: SET with EX\nEXPIRE and TTL", window="SET | Redis - Chromium", keys=0))
+    assert a == b and intake.stats()["transient"] == 1
+
+
+def test_the_browsers_own_bars_are_not_read():
+    from gum.observers.screen import Region, below_toolbar, is_browser
+
+    assert is_browser("Chromium") and is_browser("firefox-esr") and not is_browser("Mousepad")
+    window = Region(100, 50, 1200, 900)
+    assert below_toolbar(Region(100, 50, 1200, 900), window) == Region(100, 138, 1200, 812)
+    assert below_toolbar(Region(100, 400, 1200, 40), window) == Region(100, 400, 1200, 40)

@@ -119,3 +119,11 @@ def test_each_monitor_has_its_own_segment():
     right = s.step(cap(1, observer="screen:2", window="Inbox - Gmail")).current
     again = s.step(cap(2, observer="screen", window="a.txt - Mousepad", app="Mousepad")).current
     assert again is left and right is not left
+
+
+def test_a_loading_or_new_tab_title_is_transient_and_a_named_document_is_not():
+    from gum.segments import transient
+
+    assert transient("New Tab - Chromium") and transient("Untitled - Google Chrome") and transient("Loading…")
+    assert not transient("Untitled 1 - Mousepad"), "a new document being written is an activity"
+    assert not transient("Inbox (3) - Fernmail - Chromium") and not transient("")
