@@ -61,7 +61,7 @@ def test_a_minute_at_the_desk_is_observed_with_real_titles_and_reaches_the_model
     assert db["by_observer"].get("screen", 0) >= 3
     assert db["queued_rows"] >= 1
     assert done >= 1, f"nothing went through the model; agent log: {agent.log_path.read_text()[-2000:]}"
-    assert db["restarts_logged"] == 0
+    assert db["restarts_logged"] == 0, db["restart_events"]  # a still screen is not a failure (issue 11, item 5)
     assert not any(h.get("restarts") for h in status["observers"].values()), status["observers"]
     intake = status.get("intake")
     if intake is not None:  # the segment intake (issue 11): a session this varied makes several

@@ -318,7 +318,8 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
             "peak_rss_mb": after.peak_rss, "backlog_at_end": a_pending_end,
             "eta_seconds_at_end": ((end_status.get("after") or {}).get("queue") or {}).get("eta_seconds"),
             "drain": drain_text, "drain_s": drain_s, "ocr_ms": ocr(db["after"]),
-            "restarts": restarts(final_status, db["after"]), "propositions": db["after"]["propositions"],
+            "restarts": restarts(final_status, db["after"]), "restart_events": db["after"]["restart_events"],
+            "propositions": db["after"]["propositions"],
             "backlog_curve": backlog, "titles": db["after"]["titles"][:40],
         },
         "before": {
@@ -331,6 +332,7 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
             "peak_rss_mb": before.peak_rss + rss_model, "peak_rss_observing_mb": before.peak_rss,
             "backlog_at_end": b_backlog, "drain_s": b_backlog * per["wall_seconds"] if b_backlog is not None else None,
             "ocr_ms": ocr(db["before"]), "restarts": restarts(end_status.get("before"), db["before"]),
+            "restart_events": db["before"]["restart_events"],
             "sample": sample, "per_observation": per,
         },
         "notes": notes,
@@ -390,6 +392,9 @@ def print_report(r: dict) -> None:
           f"{b['peak_rss_mb'] - b['peak_rss_observing_mb']:.0f} MB (sample worker); backlog = what the sampled "
           "speed could not have processed live during the session")
     print(f"before: by observer {b['by_observer']}")
+    for who, x in (("after", a), ("before", b)):
+        for e in x["restart_events"]:
+            print(f"{who}: {e}")
     for n in r["notes"]:
         print(n)
 

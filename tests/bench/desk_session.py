@@ -587,8 +587,8 @@ def database_figures(agent: AgentProcess) -> dict:
     with agent.store() as store:
         rows = store.db.execute("SELECT observer, app, window, meta, repeats FROM observations").fetchall()
         queue = store.queue_counts()
-        restarts = store.db.execute(
-            "SELECT COUNT(*) FROM events WHERE kind = 'observer' AND message LIKE '%restarting%'").fetchone()[0]
+        restarts = [r[0] for r in store.db.execute(
+            "SELECT at || ' ' || message FROM events WHERE kind = 'observer' AND message LIKE '%restarting%'")]
         props = store.counts()["propositions"]
     by_observer: dict[str, int] = {}
     titles: set[str] = set()
@@ -604,6 +604,7 @@ def database_figures(agent: AgentProcess) -> dict:
             queued += 1
     return {
         "observations": len(rows), "by_observer": by_observer, "titles": sorted(titles),
-        "ocr_ms": ocr_ms, "queued_rows": queued, "queue": queue, "restarts_logged": restarts,
+        "ocr_ms": ocr_ms, "queued_rows": queued, "queue": queue,
+        "restarts_logged": len(restarts), "restart_events": restarts,
         "propositions": props,
     }
