@@ -78,8 +78,13 @@ def sample_worker(limit: int) -> None:
     engine = Engine.from_settings(store, model, settings)
     cpu0, wall0 = _self_cpu(), time.monotonic()
     summary = engine.run(limit=limit)
+    process_cpu = _self_cpu() - cpu0
+    # The same measure as the agent's status["engine"]["cpu_seconds"] (the process's CPU during model calls)
+    # when the back-end reports it; else the process's CPU over the run.
+    model_cpu = getattr(summary.usage, "cpu_seconds", 0.0) or process_cpu
     print(json.dumps({
-        **counted, "cpu_seconds": _self_cpu() - cpu0, "wall_seconds": time.monotonic() - wall0,
+        **counted, "cpu_seconds": model_cpu, "process_cpu_seconds": process_cpu,
+        "wall_seconds": time.monotonic() - wall0,
         "processed": summary.observations, "failed": summary.failed,
         "prompt_tokens": summary.usage.prompt_tokens, "completion_tokens": summary.usage.completion_tokens,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_model_mb": rss_before,
