@@ -301,7 +301,11 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
         notes.append("WARNING: the before-agent's engine was not idle during the session; its figures are off")
     if drain_s is None:
         left = ((final_status or {}).get("queue") or {}).get("pending")
-        done = (a_pending_end or 0) - (left or 0)
+        eng_end = (end_status.get("after") or {}).get("engine") or {}
+        if "processed" in eng and "processed" in eng_end:
+            done = eng["processed"] - eng_end["processed"]  # segments closing after the session add to the queue
+        else:
+            done = (a_pending_end or 0) - (left or 0)
         rate = done / after_drain_wait_s if after_drain_wait_s and done > 0 else 0
         drain_text = (f"not drained in {after_drain_wait_s / 60:.0f} min ({left} left; "
                       + (f"est. {((left or 0) / rate + after_drain_wait_s) / 60:.0f} min in all at the rate "
@@ -369,7 +373,7 @@ def print_report(r: dict) -> None:
         ("queued for the model", a["queued"], b["queued"]),
         ("model calls / active hour", a["calls_per_active_hour"], b["calls_per_active_hour"]),
         ("model CPU-min / active hour", a["model_cpu_min_per_active_hour"], b["model_cpu_min_per_active_hour"]),
-        ("agent CPU, % of a core (session)", 100 * a["agent_cpu_share_session"],
+        ("agent CPU, % of a core (session)*", 100 * a["agent_cpu_share_session"],
          100 * b["agent_cpu_share_with_model"]),
         ("peak RSS, MB", a["peak_rss_mb"], b["peak_rss_mb"]),
         ("backlog at session end", a["backlog_at_end"], b["backlog_at_end"]),
@@ -381,6 +385,7 @@ def print_report(r: dict) -> None:
     print(f"{'':36} {'after (segments)':>17} {'before (captures)':>18} {'after/before':>13}")
     for name, x, y in rows:
         print(f"{name:36} {_fmt(x):>17} {_fmt(y):>18} {_ratio(x, y):>13}")
+    print("* before: observing measured + the model work it queued (est.); over 200% = more than two cores")
     print(f"\nafter: drain {a['drain']}; calls: {a['calls_source']}; model CPU: {a['model_cpu_source']}")
     print(f"after: {a['processed']} processed, propositions {a['propositions']}, by observer {a['by_observer']}")
     if a["intake"]:
