@@ -189,3 +189,17 @@ def test_profiles_are_discovered_where_the_browsers_keep_them(tmp_path):
     Chromium(tmp_path / ".config/google-chrome/Profile 1")
     found = [(p.browser, p.label) for p in discover(tmp_path)]
     assert found == [("firefox", "Firefox (x1y2.default-esr)"), ("chromium", "Google Chrome (Profile 1)")]
+
+
+def test_a_visit_in_the_history_corroborates_the_screen_showing_that_page(tmp_path, state):
+    from gum.records import Observation
+
+    ch = Chromium(tmp_path / "Default")
+    ch.visit("https://arxiv.org/abs/2503.12345", "Graph neural networks for scheduling", duration_s=420)
+    _, out = observe(ch, state=state)
+    visit = out[0]
+    visit.id = 1
+    screen = Observation(observer="screen", app="Chromium", ts=visit.ts + timedelta(minutes=1), id=2,
+                         window="Graph neural networks for scheduling - Chromium", text="Abstract ...")
+    alone, with_visit = engagement(screen), engagement(screen, [visit])
+    assert with_visit.weight > alone.weight and with_visit.dwell_s == 420 and "visit #1" in with_visit.reasons
