@@ -79,16 +79,25 @@ def build_observers(settings: Settings, names: list[str] | None = None) -> list:
         elif name == "window":
             out.append(ActiveWindow(exclusions=exclusions, queue="screen" not in names))
         else:
-            out.append(_plugin_observer(name))
+            out.append(_plugin_observer(name, settings, exclusions))
     return out
 
 
-def _plugin_observer(name: str):
+def _plugin_observer(name: str, settings: Settings, exclusions: Exclusions):
+    """An observer registered under the "gum.observers" entry point, built from its [plugins.NAME] table."""
+    import inspect
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="gum.observers"):
         if ep.name == name:
-            return ep.load()()
+            cls = ep.load()
+            kwargs = dict(settings.plugins.get(name, {}))
+            if "exclusions" in inspect.signature(cls).parameters:
+                kwargs.setdefault("exclusions", exclusions)  # the user's window exclusions apply here too
+            try:
+                return cls(**kwargs)
+            except TypeError as exc:
+                raise ConfigError(f"[plugins.{name}] in config.toml: {exc}") from exc
     known = ["screen", "input", "window"] + [ep.name for ep in entry_points(group="gum.observers")]
     raise ConfigError(f"unknown observer {name!r} in the observers setting; known: {', '.join(known)} "
                       "(or 'none')")

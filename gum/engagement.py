@@ -124,7 +124,7 @@ class Engagement:
         return "; ".join(parts)
 
     @classmethod
-    def from_dict(cls, saved: dict) -> "Engagement":
+    def from_dict(cls, saved: dict) -> Engagement:
         """The engagement recorded by as_dict() (the derived weight is recomputed)."""
         fields = ("dwell_s", "keys", "clicks", "scrolls", "acted", "kind", "injection", "disowned", "known")
         return cls(**{k: saved[k] for k in fields if k in saved})
@@ -183,7 +183,7 @@ def split_injection(text: str) -> tuple[str, list[str]]:
     return "\n".join(kept), flagged
 
 
-_AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.I)
+_AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.IGNORECASE)
 
 
 def strip_ads(text: str) -> tuple[str, int]:

@@ -133,7 +133,7 @@ def domain_of(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     host = parts.hostname.lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
 
 
 class DomainFilter:

@@ -164,7 +164,7 @@ class Calendar(Observer):
 
     # -- interpreting -----------------------------------------------------------------------------------
 
-    def events(self, text: str, label: str, now: datetime) -> list["Event"]:
+    def events(self, text: str, label: str, now: datetime) -> list[Event]:
         """The events of one ICS text that fall in the window around `now`: series, overrides, single events."""
         import icalendar
         import recurring_ical_events
@@ -204,7 +204,7 @@ class Calendar(Observer):
         out.sort(key=lambda e: e.sort_key)
         return out
 
-    def _event(self, comp, calendar: str, *, kind: str, master=None, count: int = 0) -> "Event":
+    def _event(self, comp, calendar: str, *, kind: str, master=None, count: int = 0) -> Event:
         def text(c, prop):
             value = c.get(prop)
             return " ".join(str(value).split()) if value is not None else ""
@@ -234,7 +234,7 @@ class Calendar(Observer):
             tz=self.tz,
         )
 
-    def _is_new(self, event: "Event") -> bool:
+    def _is_new(self, event: Event) -> bool:
         """Whether this event (or this version of it) has not been observed yet; records it if so."""
         seen = self.state.data["events"]
         key, fp = event.key(), event.fingerprint()

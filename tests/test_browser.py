@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from gum.observers.browser import BrowserHistory, discover
 
 from gum.engagement import engagement
-from gum.observers.browser import BrowserHistory, discover
 from gum.privacy import Exclusions
 
 DATA = Path(__file__).parent / "data"
@@ -137,7 +137,7 @@ def test_chromium_history_with_durations_redirects_and_subframes(tmp_path, state
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         sqlite3.connect(ch.path, timeout=0).execute("SELECT COUNT(*) FROM urls").fetchone()
 
-    obs, out = observe(ch, state=state)
+    _, out = observe(ch, state=state)
     assert [o.text.splitlines() for o in out] == [[
         "Visited in Chromium: Billing redesign - Figma", "Site: figma.com",
         "Visits: 2 since the last read (1 in all)", "Time on page: 25 min"]]

@@ -8,9 +8,9 @@ import shutil
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-
 from gum.observers.calendar import Calendar
 
 DATA = Path(__file__).parent / "data" / "calendar"
@@ -114,9 +114,9 @@ def test_an_update_of_the_same_uid_is_observed_again_as_an_update_and_nothing_re
 class _Feed(http.server.BaseHTTPRequestHandler):
     body = b""
     etag = '"v1"'
-    requests: list = []
+    requests: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802 - the http.server interface
+    def do_GET(self):
         type(self).requests.append(dict(self.headers))
         if self.headers.get("If-None-Match") == self.etag:
             self.send_response(304)

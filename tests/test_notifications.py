@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-
 from gum.observers.notifications import Notifications
 
 pytestmark = pytest.mark.skipif(not (shutil.which("dbus-daemon") and shutil.which("notify-send")),
