@@ -59,6 +59,7 @@ _CHROMIUM_SUBFRAME = {3, 4}
 _CHROMIUM_CHOSEN = {0, 1, 2, 7, 9}  # link, typed, bookmark, form submit, keyword (a search)
 _CHROMIUM_CHAIN_END = 0x20000000  # the page a redirect chain ended on (the one the user saw)
 _CHROMIUM_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+BOUNCE_S = 10.0  # a page left within this many seconds was a glance (a mis-click, an ad), not a choice
 
 
 @dataclass
@@ -246,7 +247,9 @@ class BrowserHistory(Observer):
     def _observation(self, profile: Profile, domain: str, title: str, group: list[Visit]) -> Observation:
         first, last = group[0], group[-1]
         dwell = sum(v.dwell_s for v in group)
-        chosen = sum(1 for v in group if v.chosen)
+        # Opening a page is a click unless the browser measured the user leaving it at once.
+        bounced = 0 < dwell < BOUNCE_S
+        chosen = 0 if bounced else sum(1 for v in group if v.chosen)
         keys = sum(v.keys for v in group)
         lines = [f"Visited in {profile.app}: {title}", f"Site: {domain}",
                  f"Visits: {len(group)} since the last read ({last.total_visits} in all)"]

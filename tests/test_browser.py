@@ -203,3 +203,13 @@ def test_a_visit_in_the_history_corroborates_the_screen_showing_that_page(tmp_pa
                          window="Graph neural networks for scheduling - Chromium", text="Abstract ...")
     alone, with_visit = engagement(screen), engagement(screen, [visit])
     assert with_visit.weight > alone.weight and with_visit.dwell_s == 420 and "visit #1" in with_visit.reasons
+
+
+def test_a_page_left_within_seconds_is_a_glance_not_engagement(tmp_path, state):
+    ch = Chromium(tmp_path / "Default")
+    ch.visit("https://cruises.example.com/mediterranean?utm_source=ad", "Top 10 Mediterranean cruises",
+             duration_s=4)
+    _, out = observe(ch, state=state)
+    assert out[0].meta["engagement"]["clicks"] == 0
+    e = engagement(out[0])
+    assert not e.active and e.weight == 0.5
