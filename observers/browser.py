@@ -178,7 +178,7 @@ class BrowserHistory(Observer):
         self.state.data.setdefault("profiles", {})
         self.profiles = [profile_for(p) for p in self._given] if self._given else discover(self._home)
         if not self.profiles:
-            self.fail("no browser profiles found (set [plugins.browser] profiles = [...])")
+            self.fail("unsupported here: no browser profiles found (set [plugins.browser] profiles = [...])")
         else:
             self.ok(f"{len(self.profiles)} profile(s), waiting for the first read")
 

@@ -89,7 +89,7 @@ class Calendar(Observer):
             self.client = httpx.Client(timeout=self.timeout, follow_redirects=True,
                                        headers={"User-Agent": "gum-desktop calendar observer"})
         if not self.sources:
-            self.fail("no calendar sources configured ([plugins.calendar] sources = [...])")
+            self.fail("unsupported here: no calendar sources configured ([plugins.calendar] sources = [...])")
         else:
             self.ok(f"{len(self.sources)} source(s), waiting for the first read")
 
