@@ -148,6 +148,8 @@ def input_counts(text: str) -> dict:
 
 def is_input(obs: Observation) -> bool:
     """Input activity is engagement data, never a claim source of its own."""
+    if is_visit(obs):
+        return False  # a page left at once is not queued either, but it is no input count (see is_visit)
     return obs.observer == "input" or obs.meta.get("queue") is False
 
 

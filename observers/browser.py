@@ -251,8 +251,10 @@ class BrowserHistory(Observer):
         bounced = 0 < dwell < BOUNCE_S
         chosen = 0 if bounced else sum(1 for v in group if v.chosen)
         keys = sum(v.keys for v in group)
-        lines = [f"Visited in {profile.app}: {title}", f"Site: {domain}",
-                 f"Visits: {len(group)} since the last read ({last.total_visits} in all)"]
+        # Worded for a small model: "Visits: 6" came back as "viewed by 6 people".
+        times = "once" if len(group) == 1 else f"{len(group)} times"
+        lines = [f"Opened in {profile.app} by the user: {title}", f"Site: {domain}",
+                 f"The user opened it {times} since the last read ({last.total_visits} in all)"]
         if dwell >= 1:
             lines.append(f"Time on page: {_duration(dwell)}")
         meta = {
@@ -262,6 +264,10 @@ class BrowserHistory(Observer):
             "engagement": {"keys": keys, "clicks": chosen, "scrolls": int(any(v.scrolled for v in group)),
                            "dwell_s": round(dwell)},
         }
+        if bounced:
+            # Stored as evidence, not read by the model: a page left within seconds says nothing about
+            # the user (the small model still made "visited a cruise site" a claim from one).
+            meta["queue"] = False
         return Observation(observer="browser", app=profile.app, window=title, text="\n".join(lines),
                            ts=first.ts, ts_end=first.ts + timedelta(seconds=dwell) if dwell else None, meta=meta)
 

@@ -307,14 +307,15 @@ class Event:
         return _span(self.start, self.end, self.tz)
 
     def observation(self, now: datetime) -> Observation:
+        # Worded for a small model: "Calendar event: X" came back as "the user sends a calendar event".
         if self.cancelled:
-            head = "Calendar event cancelled"
+            head = "Cancelled in the user's calendar"
         elif self.kind == "series":
-            head = "Recurring calendar event" + (" updated" if self.updated else "")
+            head = "Repeating event in the user's calendar" + (" (changed)" if self.updated else "")
         elif self.kind == "override":
-            head = "Calendar event moved or changed (one occurrence of a series)"
+            head = "Moved or changed in the user's calendar (one occurrence of a repeating event)"
         else:
-            head = "Calendar event updated" if self.updated else "Calendar event"
+            head = "Changed in the user's calendar" if self.updated else "In the user's calendar"
         lines = [f"{head}: {self.summary}", f"When: {self.when()}"]
         if self.location:
             lines.append(f"Where: {self.location}")
@@ -325,6 +326,10 @@ class Event:
             lines.append(f"Notes: {self.notes[:500]}")
         meta = {"calendar": {"change": "cancelled" if self.cancelled else ("updated" if self.updated else "new"),
                              "kind": self.kind, "all_day": self.all_day, "start": str(self.start)}}
+        if self.cancelled:
+            # Stored as evidence, never read by the model on its own: a cancelled event is not something
+            # the user will do (the small model turned one into "attends the workshop").
+            meta["queue"] = False
         return Observation(observer="calendar", app="Calendar", window=self.calendar, text="\n".join(lines),
                            ts=now, meta=meta)
 

@@ -102,10 +102,10 @@ def test_firefox_pages_visited_are_read_from_a_copy_while_the_browser_holds_the_
     obs, out = observe(ff, state=state)
     assert obs.health()["ok"], obs.health()
     assert [o.text.splitlines() for o in out] == [
-        ["Visited in Firefox: Mutex in tokio::sync - Rust", "Site: docs.rs", "Visits: 1 since the last read (1 in all)",
+        ["Opened in Firefox by the user: Mutex in tokio::sync - Rust", "Site: docs.rs", "The user opened it once since the last read (1 in all)",
          "Time on page: 3 min"],
-        ["Visited in Firefox: Deadlock when holding a Mutex across .await", "Site: github.com",
-         "Visits: 1 since the last read (1 in all)"],
+        ["Opened in Firefox by the user: Deadlock when holding a Mutex across .await", "Site: github.com",
+         "The user opened it once since the last read (1 in all)"],
     ]
     page = out[0]
     assert page.observer == "browser" and page.app == "Firefox" and page.window == "Mutex in tokio::sync - Rust"
@@ -123,7 +123,7 @@ def test_only_visits_since_the_last_read_are_observed(tmp_path, state):
     ff.visit("https://news.ycombinator.com/", "Hacker News", ago_min=1)
     ff.visit("https://news.ycombinator.com/", "Hacker News", ago_min=0)
     _, again = observe(ff, state=state)  # a restart reads on from the saved position
-    assert [o.text.splitlines()[2] for o in again] == ["Visits: 2 since the last read (3 in all)"]
+    assert [o.text.splitlines()[2] for o in again] == ["The user opened it 2 times since the last read (3 in all)"]
 
 
 def test_chromium_history_with_durations_redirects_and_subframes(tmp_path, state):
@@ -139,8 +139,8 @@ def test_chromium_history_with_durations_redirects_and_subframes(tmp_path, state
 
     _, out = observe(ch, state=state)
     assert [o.text.splitlines() for o in out] == [[
-        "Visited in Chromium: Billing redesign - Figma", "Site: figma.com",
-        "Visits: 2 since the last read (1 in all)", "Time on page: 25 min"]]
+        "Opened in Chromium by the user: Billing redesign - Figma", "Site: figma.com",
+        "The user opened it 2 times since the last read (1 in all)", "Time on page: 25 min"]]
     assert out[0].meta["engagement"]["dwell_s"] == 1500 and out[0].meta["engagement"]["clicks"] == 2
 
 
@@ -211,5 +211,13 @@ def test_a_page_left_within_seconds_is_a_glance_not_engagement(tmp_path, state):
              duration_s=4)
     _, out = observe(ch, state=state)
     assert out[0].meta["engagement"]["clicks"] == 0
+    assert out[0].meta["queue"] is False  # stored, never read by the model on its own
     e = engagement(out[0])
     assert not e.active and e.weight == 0.5
+
+
+def test_no_profiles_on_this_machine_is_unsupported_not_a_failure_to_restart(tmp_path):
+    obs = BrowserHistory(home=str(tmp_path), state_path=str(tmp_path / "s.json"))
+    obs.start()
+    health = obs.health()
+    assert not health["ok"] and health["detail"].startswith("unsupported here: no browser profiles")
