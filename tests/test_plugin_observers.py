@@ -80,3 +80,17 @@ def test_gum_status_lists_the_observers_and_their_health(monkeypatch):
     assert result.exit_code == 0, result.output
     assert "Observers:    window, calendar" in result.output
     assert "calendar: ? - health unknown (set GUM_API_TOKEN" in result.output
+
+
+def test_settings_written_by_the_tray_keep_the_plugin_tables_intact():
+    import tomllib
+
+    from gum.api.settings_io import update_settings
+
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('observers = ["screen", "calendar"]\n\n[plugins.calendar]\nsources = ["~/cal.ics"]\n')
+    update_settings({"redact_patterns": ["ACME-\\\\d+"], "observers": ["calendar"]})
+    saved = tomllib.loads(path.read_text())
+    assert saved["redact_patterns"] == ["ACME-\\\\d+"] and saved["observers"] == ["calendar"]
+    assert saved["plugins"] == {"calendar": {"sources": ["~/cal.ics"]}}

@@ -79,7 +79,12 @@ def _edit_lines(text: str, updates: dict) -> str:
         if default_at is not None:
             lines.insert(default_at + 1, line)
         else:
-            lines.append(line)
+            # Before the first [table] ([plugins.calendar], ...): after it the key would belong to the table.
+            table_at = next((i for i, x in enumerate(lines) if re.match(r"^\s*\[", x)), None)
+            if table_at is None:
+                lines.append(line)
+            else:
+                lines.insert(table_at, line)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
