@@ -253,8 +253,8 @@ class BrowserHistory(Observer):
         keys = sum(v.keys for v in group)
         # Worded for a small model: "Visits: 6" came back as "viewed by 6 people".
         times = "once" if len(group) == 1 else f"{len(group)} times"
-        lines = [f"Opened in {profile.app} by the user: {title}", f"Site: {domain}",
-                 f"The user opened it {times} since the last read ({last.total_visits} in all)"]
+        lines = [f"Visited in {profile.app}: {title}", f"Site: {domain}",
+                 f"Visited {times} since the last read ({last.total_visits} in all)"]
         if dwell >= 1:
             lines.append(f"Time on page: {_duration(dwell)}")
         meta = {

@@ -307,15 +307,16 @@ class Event:
         return _span(self.start, self.end, self.tz)
 
     def observation(self, now: datetime) -> Observation:
-        # Worded for a small model: "Calendar event: X" came back as "the user sends a calendar event".
+        # (Tried: "In the user's calendar: X". The 0.5B model then wrote "Aisha is a user's calendar app" and
+        # recalled fewer facts in the eval scenarios: 4 of 8 against 6 of 8 with these plain labels.)
         if self.cancelled:
-            head = "Cancelled in the user's calendar"
+            head = "Calendar event cancelled"
         elif self.kind == "series":
-            head = "Repeating event in the user's calendar" + (" (changed)" if self.updated else "")
+            head = "Recurring calendar event" + (" updated" if self.updated else "")
         elif self.kind == "override":
-            head = "Moved or changed in the user's calendar (one occurrence of a repeating event)"
+            head = "Calendar event moved or changed (one occurrence of a series)"
         else:
-            head = "Changed in the user's calendar" if self.updated else "In the user's calendar"
+            head = "Calendar event updated" if self.updated else "Calendar event"
         lines = [f"{head}: {self.summary}", f"When: {self.when()}"]
         if self.location:
             lines.append(f"Where: {self.location}")

@@ -102,10 +102,10 @@ def test_firefox_pages_visited_are_read_from_a_copy_while_the_browser_holds_the_
     obs, out = observe(ff, state=state)
     assert obs.health()["ok"], obs.health()
     assert [o.text.splitlines() for o in out] == [
-        ["Opened in Firefox by the user: Mutex in tokio::sync - Rust", "Site: docs.rs", "The user opened it once since the last read (1 in all)",
+        ["Visited in Firefox: Mutex in tokio::sync - Rust", "Site: docs.rs", "Visited once since the last read (1 in all)",
          "Time on page: 3 min"],
-        ["Opened in Firefox by the user: Deadlock when holding a Mutex across .await", "Site: github.com",
-         "The user opened it once since the last read (1 in all)"],
+        ["Visited in Firefox: Deadlock when holding a Mutex across .await", "Site: github.com",
+         "Visited once since the last read (1 in all)"],
     ]
     page = out[0]
     assert page.observer == "browser" and page.app == "Firefox" and page.window == "Mutex in tokio::sync - Rust"
@@ -123,7 +123,7 @@ def test_only_visits_since_the_last_read_are_observed(tmp_path, state):
     ff.visit("https://news.ycombinator.com/", "Hacker News", ago_min=1)
     ff.visit("https://news.ycombinator.com/", "Hacker News", ago_min=0)
     _, again = observe(ff, state=state)  # a restart reads on from the saved position
-    assert [o.text.splitlines()[2] for o in again] == ["The user opened it 2 times since the last read (3 in all)"]
+    assert [o.text.splitlines()[2] for o in again] == ["Visited 2 times since the last read (3 in all)"]
 
 
 def test_chromium_history_with_durations_redirects_and_subframes(tmp_path, state):
@@ -139,8 +139,8 @@ def test_chromium_history_with_durations_redirects_and_subframes(tmp_path, state
 
     _, out = observe(ch, state=state)
     assert [o.text.splitlines() for o in out] == [[
-        "Opened in Chromium by the user: Billing redesign - Figma", "Site: figma.com",
-        "The user opened it 2 times since the last read (1 in all)", "Time on page: 25 min"]]
+        "Visited in Chromium: Billing redesign - Figma", "Site: figma.com",
+        "Visited 2 times since the last read (1 in all)", "Time on page: 25 min"]]
     assert out[0].meta["engagement"]["dwell_s"] == 1500 and out[0].meta["engagement"]["clicks"] == 2
 
 

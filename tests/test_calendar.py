@@ -37,7 +37,7 @@ def test_upcoming_events_become_observations_shown_in_the_users_time_zone():
     cal, out = read(DATA / "work.ics")
     dentist = by_title(out, "Dentist: Dr. Weber")
     assert dentist.text.splitlines() == [
-        "In the user's calendar: Dentist: Dr. Weber",
+        "Calendar event: Dentist: Dr. Weber",
         "When: Tue 1 Dec 2026, 16:30-17:15 (EST)",
         "Where: 12 Main St",
         "Calendar: Work",
@@ -50,19 +50,19 @@ def test_upcoming_events_become_observations_shown_in_the_users_time_zone():
 def test_a_recurring_event_is_one_observation_and_a_moved_occurrence_another():
     _, out = read(DATA / "work.ics")
     series = by_title(out, "Platform team sync")
-    assert series.text.splitlines()[0] == "Repeating event in the user's calendar: Platform team sync"
+    assert series.text.splitlines()[0] == "Recurring calendar event: Platform team sync"
     # 30 Nov is past, 2 Dec is an EXDATE, 7 Dec is overridden: no plain occurrence is left in the week ahead.
     assert "every week on Mon, Wed, 10:00-10:30 (EST)" in series.text
     moved = by_title(out, "Platform team sync (moved for the offsite)")
     assert "When: Mon 7 Dec 2026, 14:00-14:30 (EST)" in moved.text
-    assert "one occurrence of a repeating event" in moved.text
+    assert "one occurrence of a series" in moved.text
     assert moved.meta["calendar"]["kind"] == "override"
 
 
 def test_a_cancelled_event_says_so():
     _, out = read(DATA / "work.ics")
     cancelled = by_title(out, "Design review: billing page")
-    assert cancelled.text.startswith("Cancelled in the user's calendar: Design review: billing page")
+    assert cancelled.text.startswith("Calendar event cancelled: Design review: billing page")
     assert "Thu 3 Dec 2026, 14:00-15:00 (EST)" in cancelled.text  # 19:00 UTC
     assert cancelled.meta["calendar"]["change"] == "cancelled"
     assert cancelled.meta["queue"] is False  # kept as evidence; not a claim about what the user will do
@@ -108,7 +108,7 @@ def test_an_update_of_the_same_uid_is_observed_again_as_an_update_and_nothing_re
     shutil.copy(DATA / "dentist-moved.ics", folder)  # SEQUENCE 1 of the dentist's UID, a day later
     _, again = read(folder, state_path=state)  # a restart, with the state the first run saved
     assert [o.text.splitlines()[:2] for o in again] == [
-        ["Changed in the user's calendar: Dentist: Dr. Weber", "When: Wed 2 Dec 2026, 10:00-10:45 (EST)"]]
+        ["Calendar event updated: Dentist: Dr. Weber", "When: Wed 2 Dec 2026, 10:00-10:45 (EST)"]]
     assert again[0].meta["calendar"]["change"] == "updated"
     assert "Dentist" not in state.read_text() and "dentist-99" not in state.read_text()  # hashes only
 
@@ -166,12 +166,12 @@ def test_a_feed_is_fetched_politely_with_etag_and_a_change_is_seen(feed):
     _Feed.etag = '"v2"'
     cal.sources[0].fetched_at -= 3600
     cal.tick()
-    assert out[-1].text.startswith("Changed in the user's calendar: Dentist: Dr. Weber")
+    assert out[-1].text.startswith("Calendar event updated: Dentist: Dr. Weber")
 
 
 def test_a_missing_source_is_reported_and_the_others_are_still_read(tmp_path):
     cal, out = read(tmp_path / "gone.ics", DATA / "personal.ics")
-    assert [o.text.splitlines()[0] for o in out] == ["In the user's calendar: Climbing with Jonas"]
+    assert [o.text.splitlines()[0] for o in out] == ["Calendar event: Climbing with Jonas"]
     health = cal.health()
     assert not health["ok"] and "gone.ics" in health["detail"]
 
