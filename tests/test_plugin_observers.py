@@ -94,3 +94,11 @@ def test_settings_written_by_the_tray_keep_the_plugin_tables_intact():
     saved = tomllib.loads(path.read_text())
     assert saved["redact_patterns"] == ["ACME-\\\\d+"] and saved["observers"] == ["calendar"]
     assert saved["plugins"] == {"calendar": {"sources": ["~/cal.ics"]}}
+
+
+def test_gums_own_observers_load_without_package_metadata(monkeypatch):
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: [])  # as in a frozen build
+    (obs,) = build_observers(Settings(observers=["browser"], plugins={"browser": {"interval_minutes": 1}}))
+    assert obs.name == "browser" and obs.interval == 60
