@@ -102,3 +102,11 @@ def test_gums_own_observers_load_without_package_metadata(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: [])  # as in a frozen build
     (obs,) = build_observers(Settings(observers=["browser"], plugins={"browser": {"interval_minutes": 1}}))
     assert obs.name == "browser" and obs.interval == 60
+
+
+def test_the_api_refuses_to_write_plugin_tables_and_says_where_they_are_set():
+    from gum.api.settings_io import update_settings
+    from gum.errors import InputError
+
+    with pytest.raises(InputError, match=r"config.toml \(\[plugins.NAME\] tables\)"):
+        update_settings({"plugins": {"calendar": {"sources": []}}})
