@@ -79,16 +79,38 @@ def build_observers(settings: Settings, names: list[str] | None = None) -> list:
         elif name == "window":
             out.append(ActiveWindow(exclusions=exclusions, queue="screen" not in names))
         else:
-            out.append(_plugin_observer(name))
+            out.append(_plugin_observer(name, settings, exclusions))
     return out
 
 
-def _plugin_observer(name: str):
+# gum's own optional observers, also registered as "gum.observers" entry points in pyproject.toml.
+OPTIONAL_OBSERVERS = {
+    "calendar": "gum.observers.calendar:Calendar",
+    "browser": "gum.observers.browser:BrowserHistory",
+    "notifications": "gum.observers.notifications:Notifications",
+}
+
+
+def _plugin_observer(name: str, settings: Settings, exclusions: Exclusions):
+    """An observer registered under the "gum.observers" entry point, built from its [plugins.NAME] table."""
+    import importlib
+    import inspect
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group="gum.observers"):
-        if ep.name == name:
-            return ep.load()()
+    loaders = [ep.load for ep in entry_points(group="gum.observers") if ep.name == name]
+    if not loaders and name in OPTIONAL_OBSERVERS:
+        # A frozen build (PyInstaller) has no package metadata, so no entry points: gum's own still load.
+        module, _, attr = OPTIONAL_OBSERVERS[name].partition(":")
+        loaders = [lambda: getattr(importlib.import_module(module), attr)]
+    if loaders:
+        cls = loaders[0]()
+        kwargs = dict(settings.plugins.get(name, {}))
+        if "exclusions" in inspect.signature(cls).parameters:
+            kwargs.setdefault("exclusions", exclusions)  # the user's window exclusions apply here too
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"[plugins.{name}] in config.toml: {exc}") from exc
     known = ["screen", "input", "window"] + [ep.name for ep in entry_points(group="gum.observers")]
     raise ConfigError(f"unknown observer {name!r} in the observers setting; known: {', '.join(known)} "
                       "(or 'none')")

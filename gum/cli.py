@@ -384,6 +384,7 @@ def status(as_json, data_dir, model_spec):
         **counts,
         "activities": store.segment_counts(),
         "last_errors": [f"{e['at']} {e['message']}" for e in events],
+        "observers": _observer_health(settings),
     }
     pace = store.get_state("pace", 10.0)
     info["queue"]["eta_seconds"] = round(info["queue"]["pending"] * pace, 1)
@@ -404,8 +405,27 @@ def status(as_json, data_dir, model_spec):
     q = info["queue"]
     eta = f", about {max(1, round(q['eta_seconds'] / 60))} min of model work" if q["pending"] else ""
     click.echo(f"Queue:        {q['pending']} waiting for the model{eta}, {q['failed']} set aside")
+    click.echo("Observers:    " + (", ".join(settings.observers) or "none"))
+    for name, h in info["observers"].items():
+        mark = "ok" if h.get("ok") else ("?" if h.get("ok") is None else "PROBLEM")
+        click.echo(f"  {name}: {mark} - {h.get('detail', '')}")
     for line in info["last_errors"]:
         click.echo(f"  {line}")
+
+
+def _observer_health(settings) -> dict:
+    """Each configured observer's health as the running agent reports it (through the local API, with
+    GUM_API_TOKEN); 'ok': None where no running agent could be asked."""
+    from .api.client import ApiError, Client
+
+    live = {}
+    if os.environ.get("GUM_API_TOKEN"):
+        try:
+            live = Client(timeout=3).status().get("observers", {})
+        except ApiError as exc:
+            live = {name: {"ok": None, "detail": f"agent not reachable ({exc.message})"} for name in settings.observers}
+    unknown = {"ok": None, "detail": "health unknown (set GUM_API_TOKEN to ask the running agent)"}
+    return {name: live.get(name, unknown) for name in settings.observers}
 
 
 @main.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -54,6 +54,8 @@ class Settings(BaseModel):
     # Where the encryption key lives (gum/keys.py): auto = OS keyring, else a 0600 key file.
     key_store: Literal["auto", "keyring", "file", "passphrase"] = "auto"
     key_file: str = ""
+    # Per-plugin tables, [plugins.NAME] in config.toml: the keyword settings of observer NAME (calendar, ...).
+    plugins: dict[str, dict[str, Any]] = {}
 
 
 # Environment variable -> setting. Lists are comma-separated.

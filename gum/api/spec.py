@@ -168,10 +168,10 @@ def _settings_schema(partial: bool) -> dict:
     schema.pop("title", None)
     schema["additionalProperties"] = False
     if partial:
-        from .settings_io import CLI_ONLY
+        from .settings_io import CLI_ONLY, FILE_ONLY
 
         schema.pop("required", None)
-        for key in CLI_ONLY:
+        for key in CLI_ONLY + FILE_ONLY:
             schema["properties"].pop(key, None)
         schema["description"] = "Any subset of the settings; unknown names are refused."
     return schema
