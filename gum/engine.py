@@ -289,6 +289,8 @@ class Engine:
         model_verify: bool = False,
     ):
         self.store = store
+        if not store.user_name:  # what the store embeds leaves the user's name out (vectors.dense_text)
+            store.user_name = user_name.strip()
         self.model = model
         self.user = user_name.strip() or "the user"
         self.batch_size = batch_size

@@ -225,3 +225,20 @@ def m_ingest_001_observation_sources(db: Database) -> None:
     # half-way, may have moved them on), so it looks them up for every capture: a small index of just those.
     db.execute("CREATE INDEX IF NOT EXISTS observations_open_segments ON observations(ts) "
                "WHERE json_extract(meta, '$.segment.state') = 'open'")
+
+
+@migrations()
+def m_retrieval_001_vectors(db: Database) -> None:
+    # Dense retrieval (gum/vectors.py): one sentence embedding per proposition, int8 with one scale per row
+    # (388 bytes, not 1.5 KB of float32); queries search a copy held in memory, so no vector index is kept in
+    # SQLite. `model` names the embedding model, so vectors of another model can be told apart and redone.
+    # Propositions written before this migration get their vector later (vectors.backfill).
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS proposition_vectors (
+            proposition_id INTEGER PRIMARY KEY REFERENCES propositions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            scale REAL NOT NULL,
+            vector BLOB NOT NULL
+        )"""
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from . import vectors
 from .db import open_db
 from .errors import InputError, NotFound
 from .records import Observation, Proposition, iso, parse_ts, utcnow
@@ -121,8 +122,10 @@ _PROP_SELECT = """
 class Store:
     """All reads and writes of gum's database go through here."""
 
-    def __init__(self, db: Database | None = None, path: Path | None = None):
+    def __init__(self, db: Database | None = None, path: Path | None = None, *, user_name: str = ""):
         self.db = db if db is not None else open_db(path)
+        # Whose propositions these are: the name is replaced by "the user" in what gets embedded (vectors.py).
+        self.user_name = user_name
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -537,6 +540,8 @@ class Store:
             if prop.root_id is None:
                 self.db.execute("UPDATE propositions SET root_id = ? WHERE id = ?", [pid, pid])
             self.add_evidence(pid, evidence, caps)
+            # Embedded when written, in the same transaction (~10 ms); skipped if the model is not installed.
+            vectors.embed_and_write(self.db, [(pid, prop.text)], self.user_name)
         prop.id = pid
         return pid
 
@@ -697,6 +702,56 @@ class Store:
                 )
                 rows = self._rows(sql, [match, *params, limit])
         return [(_row_to_proposition(r), float(r["relevance"])) for r in rows]
+
+    def size_estimate(self) -> int:
+        """How many propositions there are, about (the newest id: one index lookup, not a count)."""
+        return self.db.execute("SELECT max(id) FROM propositions").fetchone()[0] or 0
+
+    def match_count(self, term: str, cap: int) -> int:
+        """How many propositions the word `term` matches in full text, counting no further than `cap`."""
+        match = fts_query(term)
+        if not match:
+            return 0
+        return self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM propositions_fts WHERE propositions_fts MATCH ? LIMIT ?)",
+            [match, cap]).fetchone()[0]
+
+    def ids_in_window(
+        self, since: datetime | None, until: datetime | None, *, statuses: tuple[str, ...] = VISIBLE,
+        cap: int | None = None,
+    ) -> list[int] | None:
+        """Ids of the propositions alive in the window (as `propositions` filters); None if more than `cap`."""
+        where = [f"status IN ({','.join('?' * len(statuses))})"]
+        params: list = list(statuses)
+        if since:
+            where.append("updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("created_at <= ?")
+            params.append(iso(until))
+        sql = f"SELECT id FROM propositions WHERE {' AND '.join(where)}"
+        if cap is not None:
+            sql += f" LIMIT {int(cap) + 1}"
+        ids = [r[0] for r in self.db.execute(sql, params).fetchall()]
+        return None if cap is not None and len(ids) > cap else ids
+
+    def get_many(
+        self, ids: Iterable[int], *, statuses: tuple[str, ...] = VISIBLE, since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Proposition]:
+        """The propositions among `ids` with one of `statuses`, alive in the window (in no particular order)."""
+        ids = list(ids)
+        if not ids:
+            return []
+        where = [f"p.id IN ({','.join('?' * len(ids))})", f"p.status IN ({','.join('?' * len(statuses))})"]
+        params: list = [*ids, *statuses]
+        if since:
+            where.append("p.updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("p.created_at <= ?")
+            params.append(iso(until))
+        return [_row_to_proposition(r) for r in self._rows(_PROP_SELECT + f" WHERE {' AND '.join(where)}", params)]
 
     # -- what the user says ------------------------------------------------------------------------
 
@@ -914,6 +969,7 @@ class Store:
         }
 
     def close(self) -> None:
+        vectors.forget(self.db)
         self.db.conn.close()
 
 
