@@ -161,7 +161,7 @@ class Agent:
         """This thread's Store."""
         store = getattr(self._store_local, "store", None)
         if store is None:
-            store = Store()
+            store = Store(user_name=self.settings.user_name)
             self._store_local.store = store
         return store
 

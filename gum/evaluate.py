@@ -190,13 +190,11 @@ def run_scenario(
     With `from_db`, the database a previous run kept (--keep-db) is scored instead, on a copy, without running
     the engine; with `hay`, retrieval is scored again after each size of distractors is added.
     """
-    from .config import Settings
-    from .engine import Engine
-    from .ingest import ingest
-    from .privacy import Redactor
     from . import vectors
-    from .engine import Summary
-    from .ingest import IngestReport
+    from .config import Settings
+    from .engine import Engine, Summary
+    from .ingest import IngestReport, ingest
+    from .privacy import Redactor
     from .store import Store
 
     settings = settings or Settings()

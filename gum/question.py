@@ -16,21 +16,26 @@ from datetime import datetime, timedelta
 from .records import utcnow
 from .store import STOPWORDS
 
-QUESTION_WORDS = frozenset(
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+QUESTION_WORDS = frozenset(_words(
     "what whats what's which who whom whose why how when where whether does do did doing done is are was were "
     "am be tell know knows anything something everything nothing kind kinds sort sorts type types any some "
     "much many thing things stuff currently usually ever often lately recently please give "
-    "describe say said think thinks mean there else such via per one ones".split()
-)
+    "describe say said think thinks mean there else such via per one ones happen happened happening going"
+))
 _WORD = re.compile(r"[\w][\w'+#.-]*", re.UNICODE)
 
 _MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
+    _words("january february march april may june july august september october november december"), 1)}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-_DAYS = {d: i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
+_DAYS = {d: i for i, d in enumerate(_words("monday tuesday wednesday thursday friday saturday sunday"))}
 _NUMBERS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+    _words("zero one two three four five six seven eight nine ten eleven twelve"))}
 _NUMBERS.update({"a": 1, "an": 1, "couple": 2, "few": 3})
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
 _NUM = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|couple of|few)"
@@ -140,8 +145,7 @@ def parse(text: str, user_name: str = "", now: datetime | None = None) -> Questi
     terms, dropped = [], []
     for raw in _WORD.findall(rest):
         w = raw.lower().strip("'.-")
-        if w.endswith("'s"):
-            w = w[:-2]
+        w = w.removesuffix("'s")
         if len(w) < 2 or w in STOPWORDS or w in QUESTION_WORDS or w in names:
             dropped.append(raw)
         elif w not in terms:

@@ -1,4 +1,4 @@
-"""Evaluation scenarios (the folder format of ../shared/eval/FORMAT.md): read, validated, with clear errors.
+"""Evaluation scenarios (the folder format of tests/eval/FORMAT.md): read, validated, with clear errors.
 
 A scenario is a folder with scenario.json (the facts a person who knows the user wrote down) and the
 activity to replay: observations.jsonl and/or screens/ (screenshots, with screens/index.jsonl). The activity

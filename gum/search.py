@@ -32,6 +32,10 @@ DENSE_CANDIDATES = 50
 RRF_K = 10
 DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 1.0
+FUSION = "mix"
+# A dense candidate less similar than this (cosine) to the question is not about it (MiniLM puts unrelated
+# sentences at 0-0.15): it is dropped unless BM25 found it too.
+DENSE_FLOOR = 0.15
 # Relevance is raised to this power before recency x confidence multiply it, so that those (0.02..1) reorder
 # results of similar relevance but do not lift an off-topic, confident, fresh proposition over the answer.
 RELEVANCE_POWER = 2.0
@@ -85,6 +89,27 @@ class QueryTrace:
     timings: dict = field(default_factory=dict)
     explain: dict = field(default_factory=dict)  # proposition id -> Explanation
 
+    def as_dict(self) -> dict:
+        q = self.question
+        return {
+            "terms": q.terms if q else [], "bm25_terms": self.bm25_terms, "dense_text": q.dense if q else "",
+            "time_phrase": q.time_phrase if q else "", "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None, "dense": self.dense_used,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+    def describe(self) -> str:
+        """A few lines for people: how the question was read and where the time went."""
+        d = self.as_dict()
+        window = ""
+        if d["since"] or d["until"]:
+            window = f"; window {d['since'] or '...'} to {d['until'] or 'now'} (from {d['time_phrase']!r})" \
+                if d["time_phrase"] else f"; window {d['since'] or '...'} to {d['until'] or 'now'}"
+        lines = [(f"lexical terms: {' '.join(d['bm25_terms']) or '(none)'}; embedded: {d['dense_text']!r}"
+                  f"{'' if d['dense'] else ' (dense retrieval off: no embedding model)'}{window}"),
+                 "time: " + ", ".join(f"{k.removesuffix('_ms')} {v:.1f} ms" for k, v in d["timings_ms"].items())]
+        return "\n".join(lines)
+
 
 _common_cache: dict[tuple[int, str], tuple[int, bool]] = {}
 
@@ -127,6 +152,14 @@ def query(
     since = _intersect(parse_when(since, now), q.since, later=True)
     until = _intersect(parse_when(until, now), q.until, later=False)
     trace.question, trace.since, trace.until = q, since, until
+    if not q.terms:
+        # Nothing to match ("what is she doing?", "what happened yesterday?"): the newest in the window.
+        props = store.propositions(limit=max(limit, 50), since=since, until=until)
+        results = by_recency(props, limit, now=now)
+        for p in results:
+            trace.explain[p.id] = Explanation(recency=recency(p, now), confidence=p.confidence / 10, score=p.score)
+        trace.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return results
     total = store.size_estimate()
     terms = [w for w in q.terms if not _is_common(store, w, total)] or q.terms[:1]
     trace.bm25_terms = terms
@@ -136,9 +169,10 @@ def query(
     trace.timings["parse_ms"] = (t1 - t0) * 1000
     trace.timings["bm25_ms"] = (t2 - t1) * 1000
     semantic: list[tuple[Proposition, float]] = []
+    qvec = idx = None
     if dense and q.dense.strip():
-        semantic = _dense(store, q.dense, since, until, trace)
-    trace.dense_used = bool(semantic)
+        semantic, qvec, idx = _dense(store, q.dense, since, until, trace)
+    trace.dense_used = qvec is not None
     t3 = time.perf_counter()
     props: dict[int, Proposition] = {}
     parts: dict[int, Explanation] = {}
@@ -149,13 +183,11 @@ def query(
         props.setdefault(p.id, p)
         e = parts.setdefault(p.id, Explanation())
         e.dense_rank, e.dense = r, cos
-    fused = []
-    for pid, e in parts.items():
-        rrf = (BM25_WEIGHT / (RRF_K + e.bm25_rank) if e.bm25_rank else 0.0) + \
-              (DENSE_WEIGHT / (RRF_K + e.dense_rank) if e.dense_rank else 0.0)
-        fused.append((props[pid], rrf))
-    top = max((f for _, f in fused), default=1.0) or 1.0
-    fused = [(p, (f / top) ** RELEVANCE_POWER) for p, f in fused]
+    if qvec is not None:
+        # BM25's candidates beyond the dense top get their cosine too: fusion then weighs both signals for all.
+        for pid, cos in idx.cosines(qvec, [pid for pid, e in parts.items() if e.dense is None]).items():
+            parts[pid].dense = cos
+    fused = [(props[pid], rel) for pid, rel in fuse(parts).items()]
     relevance = {p.id: f for p, f in fused}
     results = rank(fused, limit, now=now)
     for p in results:
@@ -170,13 +202,36 @@ def query(
     return results
 
 
-def _dense(store: Store, text: str, since, until, trace: QueryTrace) -> list[tuple[Proposition, float]]:
-    """The propositions nearest to `text` by embedding, among the active ones in the window."""
+def fuse(parts: dict[int, Explanation]) -> dict[int, float]:
+    """Relevance 0..1 per candidate from its BM25 and dense parts (see the constants above)."""
+    if FUSION == "rrf":
+        raw = {pid: (BM25_WEIGHT / (RRF_K + e.bm25_rank) if e.bm25_rank else 0.0)
+               + (DENSE_WEIGHT / (RRF_K + e.dense_rank) if e.dense_rank else 0.0) for pid, e in parts.items()}
+    else:
+        best_bm25 = max((e.bm25 for e in parts.values() if e.bm25 is not None), default=0.0) or 1.0
+        cosines = sorted((e.dense for e in parts.values() if e.dense_rank is not None), reverse=True)
+        best_cos = max([*cosines, *(e.dense for e in parts.values() if e.dense is not None)], default=DENSE_FLOOR)
+        # Cosines count from the dense cut (the last dense candidate's), not from zero: in a large memory
+        # every proposition is ~0.4 from a question, and only the margin above that says anything.
+        floor = max(DENSE_FLOOR, cosines[-1] if len(cosines) >= DENSE_CANDIDATES else DENSE_FLOOR)
+        span = max(best_cos - floor, 1e-6)
+        raw = {}
+        for pid, e in parts.items():
+            lex = (e.bm25 / best_bm25) if e.bm25 is not None else 0.0
+            sem = max(0.0, (e.dense - floor) / span) if e.dense is not None else 0.0
+            raw[pid] = BM25_WEIGHT * lex + DENSE_WEIGHT * sem
+    top = max(raw.values(), default=1.0) or 1.0
+    return {pid: (r / top) ** RELEVANCE_POWER for pid, r in raw.items() if r > 0}
+
+
+def _dense(store: Store, text: str, since, until, trace: QueryTrace):
+    """The propositions nearest to `text` by embedding, among the active ones in the window (with their
+    cosines), the question's vector and the index; ([], None, None) without the embedding model."""
     from . import embeddings
 
     enc = embeddings.try_encoder()
     if enc is None:
-        return []
+        return [], None, None
     t0 = time.perf_counter()
     # Propositions written before the model was installed catch up a few at a time.
     vectors.backfill(store.db, store.user_name, limit=32)
@@ -194,13 +249,14 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace) -> list[tup
     t3 = time.perf_counter()
     found = store.get_many([pid for pid, _ in hits], since=since, until=until)
     cos = dict(hits)
-    out = [(p, cos[p.id]) for p in sorted(found, key=lambda p: -cos[p.id])][:DENSE_CANDIDATES]
+    out = [(p, cos[p.id]) for p in sorted(found, key=lambda p: -cos[p.id]) if cos[p.id] >= DENSE_FLOOR]
+    out = out[:DENSE_CANDIDATES]
     t4 = time.perf_counter()
     trace.timings["dense_sync_ms"] = (t1 - t0) * 1000
     trace.timings["embed_ms"] = (t2 - t1) * 1000
     trace.timings["dense_search_ms"] = (t3 - t2) * 1000
     trace.timings["dense_fetch_ms"] = (t4 - t3) * 1000
-    return out
+    return out, qvec, idx
 
 
 def recent(store: Store, *, limit: int = 10, since=None) -> list[Proposition]:

@@ -99,26 +99,27 @@ def backfill(db, user_name: str = "", *, limit: int | None = None, batch: int = 
 
 @dataclass
 class Index:
-    """The vectors of one database, in memory: ids ascending, sign bits, int8 rows and scales."""
+    """The vectors of one database, in memory: ids ascending, sign bits, int8 rows and scales.
 
-    ids: object = None
-    bits: object = None
-    codes: object = None
-    scales: object = None
+    One per database file, shared by the threads that query it (each has its own connection); a refresh
+    swaps in new arrays at once, so a search running meanwhile sees the old set or the new one, whole.
+    """
+
+    data: tuple | None = None  # (ids, bits, codes, scales)
     last_id: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
-        return 0 if self.ids is None else len(self.ids)
+        return 0 if self.data is None else len(self.data[0])
 
     def refresh(self, db) -> None:
         """Append the rows written since the last refresh (a query on the rowid index: ~0.1 ms when none)."""
         import numpy as np
 
+        newest = db.execute("SELECT max(proposition_id) FROM proposition_vectors").fetchone()[0] or 0
+        if newest <= self.last_id:
+            return
         with self.lock:
-            newest = db.execute("SELECT max(proposition_id) FROM proposition_vectors").fetchone()[0] or 0
-            if newest <= self.last_id:
-                return
             rows = db.execute(
                 "SELECT proposition_id, scale, vector FROM proposition_vectors WHERE proposition_id > ? "
                 "ORDER BY proposition_id", [self.last_id]).fetchall()
@@ -128,57 +129,77 @@ class Index:
             scales = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
             codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int8).reshape(len(rows), -1)
             bits = np.packbits(codes > 0, axis=1)
-            if self.ids is None:
-                self.ids, self.scales, self.codes, self.bits = ids, scales, codes, bits
-            else:
-                self.ids = np.concatenate([self.ids, ids])
-                self.scales = np.concatenate([self.scales, scales])
-                self.codes = np.concatenate([self.codes, codes])
-                self.bits = np.concatenate([self.bits, bits])
+            if self.data is not None:
+                old = self.data
+                ids, bits, codes, scales = (np.concatenate([a, b]) for a, b in zip(old, (ids, bits, codes, scales)))
+            self.data = (ids, bits, codes, scales)
             self.last_id = int(ids[-1])
 
     def search(self, query_vec, k: int, among: list[int] | None = None) -> list[tuple[int, float]]:
         """The k nearest (proposition id, cosine) to `query_vec`, optionally only among the ids `among`."""
         import numpy as np
 
-        if not len(self):
+        if self.data is None:
             return []
+        all_ids, all_bits, all_codes, all_scales = self.data
+        rows = None
         if among is not None:
             wanted = np.unique(np.asarray(list(among), dtype=np.int64))
-            pos = np.searchsorted(self.ids, wanted)
-            ok = pos < len(self.ids)
+            pos = np.searchsorted(all_ids, wanted)
+            ok = pos < len(all_ids)
             pos, wanted = pos[ok], wanted[ok]
-            rows = pos[self.ids[pos] == wanted]
-        else:
-            rows = None
-        n = len(self) if rows is None else len(rows)
+            rows = pos[all_ids[pos] == wanted]
+        n = len(all_ids) if rows is None else len(rows)
         if n == 0:
             return []
         q = np.asarray(query_vec, dtype=np.float32)
         if n > EXACT_UP_TO:
             qbits = np.packbits(q > 0)
-            bits = self.bits if rows is None else self.bits[rows]
+            bits = all_bits if rows is None else all_bits[rows]
             # Hamming distance on 8-byte words: 6 popcounts a row instead of 48.
             dist = np.bitwise_count(bits.view(np.uint64) ^ qbits.view(np.uint64)).sum(axis=1, dtype=np.uint16)
             take = min(RESCORE, n)
             cand = np.argpartition(dist, take - 1)[:take]
             cand = cand if rows is None else rows[cand]
         else:
-            cand = np.arange(len(self)) if rows is None else rows
-        scores = (self.codes[cand].astype(np.float32) @ q) * self.scales[cand]
+            cand = np.arange(n) if rows is None else rows
+        scores = (all_codes[cand].astype(np.float32) @ q) * all_scales[cand]
         top = min(k, len(cand))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best])]
-        return [(int(self.ids[cand[i]]), float(scores[i])) for i in best]
+        return [(int(all_ids[cand[i]]), float(scores[i])) for i in best]
 
 
-_indexes: dict[int, Index] = {}
+    def cosines(self, query_vec, ids: list[int]) -> dict[int, float]:
+        """The cosine of `query_vec` with each of `ids` that has a vector."""
+        import numpy as np
+
+        if self.data is None or not ids:
+            return {}
+        all_ids, _, all_codes, all_scales = self.data
+        wanted = np.unique(np.asarray(list(ids), dtype=np.int64))
+        pos = np.searchsorted(all_ids, wanted)
+        ok = pos < len(all_ids)
+        pos, wanted = pos[ok], wanted[ok]
+        rows = pos[all_ids[pos] == wanted]
+        scores = (all_codes[rows].astype(np.float32) @ np.asarray(query_vec, dtype=np.float32)) * all_scales[rows]
+        return {int(all_ids[r]): float(c) for r, c in zip(rows, scores)}
+
+
+_indexes: dict[str, Index] = {}
 _indexes_lock = threading.Lock()
 
 
+def _key(db) -> str:
+    # The database file: every thread's connection to it shares one index. An in-memory or temporary
+    # database has no file, and its own index.
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    return path or f"conn:{id(db.conn)}"
+
+
 def index_for(db) -> Index:
-    """The in-memory index of the database `db` (one per connection, refreshed by the caller)."""
-    key = id(db.conn)
+    """The in-memory index of the database `db` (refreshed by the caller)."""
+    key = _key(db)
     with _indexes_lock:
         idx = _indexes.get(key)
         if idx is None:
@@ -187,6 +208,10 @@ def index_for(db) -> Index:
 
 
 def forget(db) -> None:
-    """Drop the in-memory index of `db` (when its connection closes)."""
+    """Drop the in-memory index of `db`'s file (when a store closes: a later open reloads it)."""
+    try:
+        key = _key(db)
+    except Exception:  # noqa: BLE001 - a connection already closed has nothing to forget
+        return
     with _indexes_lock:
-        _indexes.pop(id(db.conn), None)
+        _indexes.pop(key, None)

