@@ -107,6 +107,9 @@ class Index:
 
     data: tuple | None = None  # (ids, bits, codes, scales)
     last_id: int = 0
+    # Up to EXACT_UP_TO rows, a float32 copy (scale applied) is kept for exact scoring: 15 MB at 10k, and it
+    # saves converting every int8 row at every query.
+    dense: object = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
@@ -132,6 +135,7 @@ class Index:
             if self.data is not None:
                 old = self.data
                 ids, bits, codes, scales = (np.concatenate([a, b]) for a, b in zip(old, (ids, bits, codes, scales)))
+            self.dense = (codes.astype(np.float32) * scales[:, None]) if len(ids) <= EXACT_UP_TO else None
             self.data = (ids, bits, codes, scales)
             self.last_id = int(ids[-1])
 
@@ -142,6 +146,7 @@ class Index:
         if self.data is None:
             return []
         all_ids, all_bits, all_codes, all_scales = self.data
+        full = self.dense
         rows = None
         if among is not None:
             wanted = np.unique(np.asarray(list(among), dtype=np.int64))
@@ -163,7 +168,10 @@ class Index:
             cand = cand if rows is None else rows[cand]
         else:
             cand = np.arange(n) if rows is None else rows
-        scores = (all_codes[cand].astype(np.float32) @ q) * all_scales[cand]
+        if rows is None and n <= EXACT_UP_TO and full is not None and len(full) == n:
+            scores = full @ q
+        else:
+            scores = (all_codes[cand].astype(np.float32) @ q) * all_scales[cand]
         top = min(k, len(cand))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best])]

@@ -4,7 +4,7 @@ at 10k, 100k and 1M propositions, with the query's embedding time shown on its o
     python tests/bench/bench_retrieval.py [--sizes 10000,100000,1000000] [--queries 200] [--no-api] [--profile]
 
 The database is filled with the haystack of `gum eval` (gum/haystack.py: realistic propositions about one
-user, ages over a year) and their real embeddings; past the ~13,000 distinct ones, texts repeat with a
+user, ages over a year) and their real embeddings; past the 12,700 distinct ones, texts repeat with a
 suffix and their vectors with a little noise, so the lexical and the vector index grow as they would. The
 queries are the questions of the eval scenarios (tests/eval/scenarios and tests/eval/questions-shared.json),
 asked as an assistant asks them. Runs in a temporary data dir; set OPENBLAS_NUM_THREADS=1 for one core.
@@ -51,7 +51,7 @@ def fill(store, n: int, user_name: str = "Dana") -> float:
     from gum import haystack, vectors
     from gum.records import iso, utcnow
 
-    pool = haystack.generate(13_000)
+    pool = haystack.generate(12_700)  # the pool `gum eval --haystack 10000` embeds (cached)
     vecs = haystack.vectors_for(pool, progress=lambda m: print("  " + m, file=sys.stderr))
     rng = random.Random(n)
     nrng = np.random.default_rng(n)
