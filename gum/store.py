@@ -743,7 +743,8 @@ class Store:
         ids = list(ids)
         if not ids:
             return []
-        where = [f"p.id IN ({','.join('?' * len(ids))})", f"p.status IN ({','.join('?' * len(statuses))})"]
+        # "+p.status": look the ids up by primary key; on the status index SQLite would walk every active row.
+        where = [f"p.id IN ({','.join('?' * len(ids))})", f"+p.status IN ({','.join('?' * len(statuses))})"]
         params: list = [*ids, *statuses]
         if since:
             where.append("p.updated_at >= ?")

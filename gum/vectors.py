@@ -76,24 +76,38 @@ def embed_and_write(db, items: list[tuple[int, str]], user_name: str = "") -> bo
     return True
 
 
-def missing(db, limit: int | None = None) -> list[tuple[int, str]]:
-    """Active propositions without a vector, newest first (written before the model was installed)."""
+def missing(db, limit: int | None = None, after: int = 0) -> list[tuple[int, str]]:
+    """Active propositions with id > `after` and no vector (written before the model was installed)."""
     sql = ("SELECT p.id, p.text FROM propositions p LEFT JOIN proposition_vectors v ON v.proposition_id = p.id "
-           "WHERE v.proposition_id IS NULL AND p.status = 'active' ORDER BY p.id DESC")
+           "WHERE p.id > ? AND v.proposition_id IS NULL AND p.status = 'active' ORDER BY p.id")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [(r[0], r[1]) for r in db.execute(sql).fetchall()]
+    return [(r[0], r[1]) for r in db.execute(sql, [after]).fetchall()]
 
 
 def backfill(db, user_name: str = "", *, limit: int | None = None, batch: int = 256) -> int:
-    """Embed propositions that have no vector yet; returns how many were written."""
+    """Embed propositions that have no vector yet; returns how many were written.
+
+    Where the database has been checked up to (its index's `checked_to`) is remembered, so a query at 100k
+    propositions does not scan them all again: only propositions newer than that are looked at.
+    """
+    idx = index_for(db)
     done = 0
     while limit is None or done < limit:
-        todo = missing(db, batch if limit is None else min(batch, limit - done))
+        want = batch if limit is None else min(batch, limit - done)
+        newest = db.execute("SELECT max(id) FROM propositions").fetchone()[0] or 0
+        if newest <= idx.checked_to:
+            break
+        todo = missing(db, want, after=idx.checked_to)
+        if len(todo) < want:
+            idx.checked_to = newest  # nothing else is missing below the newest id
         if not todo or not embed_and_write(db, todo, user_name):
             break
-        db.conn.commit() if not db.conn.in_transaction else None
+        if not db.conn.in_transaction:
+            db.conn.commit()
         done += len(todo)
+        if len(todo) == want:
+            idx.checked_to = todo[-1][0]
     return done
 
 
@@ -107,6 +121,7 @@ class Index:
 
     data: tuple | None = None  # (ids, bits, codes, scales)
     last_id: int = 0
+    checked_to: int = 0  # propositions up to this id have a vector, or are not active (see backfill)
     # Up to EXACT_UP_TO rows, a float32 copy (scale applied) is kept for exact scoring: 15 MB at 10k, and it
     # saves converting every int8 row at every query.
     dense: object = None
