@@ -223,7 +223,7 @@ def test_the_server_binds_to_loopback_only_and_refuses_any_other_host(agent):
             ApiServer(agent, host=host, port=0)
     api = ApiServer(agent, port=0).start()
     try:
-        assert api._server.server_address[0] == "127.0.0.1"
+        assert api.address[0] == "127.0.0.1"
         assert api.port != 0
     finally:
         api.stop()
