@@ -20,7 +20,8 @@ from typing import Literal
 
 import click
 
-from .records import iso, parse_ts, utcnow
+from .records import iso, utcnow
+from .times import parse_time
 
 REFERENCE_LIMIT = 3  # the reference GUM returns its best three
 _HH_MM = re.compile(r"^\s*(\d{1,4}):([0-5]?\d)\s*$")
@@ -75,7 +76,7 @@ class GumTools:
             # No query: what gum learned most recently in the window ("what am I doing?").
             props = self.client.recent(limit=20, since=since)
             if end:
-                props = [p for p in props if p.get("created_at") and parse_ts(p["created_at"]) <= end]
+                props = [p for p in props if p.get("created_at") and parse_time(p["created_at"]) <= end]
             props = props[:REFERENCE_LIMIT]
         if not props:
             return "No relevant context found for the given query and time window."

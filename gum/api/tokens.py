@@ -23,7 +23,7 @@ import click
 
 from .. import db as gum_db
 from ..errors import GumError, NotFound
-from ..records import iso, parse_ts, utcnow
+from ..times import iso, parse_time, utcnow
 
 SCOPES = ("propositions:read", "observations:read", "feedback:write", "admin")
 # What `gum token create NAME` grants when no --scope is given: reading propositions, nothing more.
@@ -101,8 +101,8 @@ def _row_to_info(row) -> TokenInfo:
         id=id_,
         name=name,
         scopes=json.loads(scopes or "[]"),
-        created_at=parse_ts(created_at),
-        last_used_at=parse_ts(last_used_at) if last_used_at else None,
+        created_at=parse_time(created_at),
+        last_used_at=parse_time(last_used_at),
         revoked=bool(revoked),
     )
 
@@ -134,7 +134,7 @@ def create_token(
         raise NameTaken(
             f"a token named {name!r} already exists: revoke it first or pick another name"
         ) from exc
-    return secret, TokenInfo(id=cur.lastrowid, name=name, scopes=scopes, created_at=parse_ts(now))
+    return secret, TokenInfo(id=cur.lastrowid, name=name, scopes=scopes, created_at=parse_time(now))
 
 
 def register_tray_token(store, token: str) -> TokenInfo:
