@@ -25,7 +25,8 @@ import anyio
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -109,9 +110,16 @@ class RateLimiter:
 class Call:
     """One request as a handler sees it: the agent, the caller's token, and what it was handed."""
 
-    agent: Any
+    api: "ApiServer"
     token: tokens.TokenInfo
+    method: str
+    path: str
     items: int = 0  # how many propositions/observations/... the answer holds, for the access log
+    logged: bool = False
+
+    @property
+    def agent(self):
+        return self.api.agent
 
     @property
     def store(self):
@@ -120,7 +128,7 @@ class Call:
 
 
 async def _call(request: Request) -> Call:
-    call = Call(request.app.state.agent, request.state.token)
+    call = Call(request.app.state.api, request.state.token, request.method, request.url.path)
     request.state.call = call
     return call
 
@@ -191,16 +199,31 @@ Limit100, Limit200, Limit1000 = _limit(100), _limit(200), _limit(1000)
 router = APIRouter()
 
 
-def route(method: str, path: str, scope: str | None, response_model, status: int = 200):
+def route(
+    method: str,
+    path: str,
+    scope: str | None,
+    response_model,
+    status: int = 200,
+    request_body: dict | None = None,
+):
     """Declare an endpoint (its summary: the first line of its docstring); the scope it needs is checked
     before its parameters are."""
 
     def declare(handler):
-        # Handlers are plain functions that use the database: each runs in a worker thread, while FastAPI
-        # sees a coroutine (so it checks the answer on the event loop instead of in a second thread hop).
+        answer = TypeAdapter(response_model)
+
+        # Handlers are plain functions that use the database, run in a worker thread. The same thread
+        # checks the answer against the response model and writes the access log: one thread hop a request.
         @functools.wraps(handler)
-        async def endpoint(*args, **kwargs):
-            return await anyio.to_thread.run_sync(functools.partial(handler, *args, **kwargs))
+        async def endpoint(*args, call: Call, **kwargs):
+            def work() -> Response:
+                body = answer.dump_json(answer.validate_python(handler(*args, call=call, **kwargs)))
+                call.api.log_access(call.token, call.method, call.path, status, call.items)
+                call.logged = True
+                return Response(body, status_code=status, media_type="application/json")
+
+            return await anyio.to_thread.run_sync(work)
 
         return router.api_route(
             path,
@@ -210,7 +233,7 @@ def route(method: str, path: str, scope: str | None, response_model, status: int
             response_model=response_model,
             status_code=status,
             dependencies=[Depends(_require(scope)), Depends(_plain_request)],
-            openapi_extra={"x-scope": scope},
+            openapi_extra={"x-scope": scope, **({"requestBody": request_body} if request_body else {})},
         )(endpoint)
 
     return declare
@@ -235,7 +258,7 @@ def _version() -> str:
 
 
 @route("GET", "/v1/health", None, Health)
-def health() -> Health:
+def health(call: CallDep) -> Health:
     """Is the agent up? (any valid token)."""
     return Health(ok=True, version=_version())
 
@@ -425,7 +448,7 @@ def access_log(
 
 
 @route("GET", "/v1/settings", "admin", Settings)
-def get_settings() -> dict:
+def get_settings(call: CallDep) -> dict:
     """The settings in effect (secrets masked)."""
     from .settings_io import public_settings
 
@@ -445,32 +468,29 @@ def _settings_update_schema() -> dict:
     return schema
 
 
-@router.put(
+# The body is checked by update_settings (it knows which settings only the command line may change), so it
+# is taken as a JSON object and described by the settings' own schema.
+@route(
+    "PUT",
     "/v1/settings",
-    summary="Change settings: written to config.toml, applied at the next agent start",
-    description="Needs scope: admin.",
-    response_model=Settings,
-    dependencies=[Depends(_require("admin")), Depends(_plain_request)],
-    # The body is checked by update_settings (it knows which settings only the command line may change),
-    # so it is taken as a JSON object and described by the settings' own schema.
-    openapi_extra={
-        "x-scope": "admin",
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsUpdate"}}},
-        },
+    "admin",
+    Settings,
+    request_body={
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsUpdate"}}},
     },
 )
-def put_settings(values: Annotated[dict[str, Any], Body(include_in_schema=False)]) -> dict:
+def put_settings(call: CallDep, values: Annotated[dict[str, Any], Body(include_in_schema=False)]) -> dict:
+    """Change settings: written to config.toml, applied at the next agent start."""
     from .settings_io import update_settings
 
     return update_settings(values)
 
 
 @route("GET", "/openapi.json", None, dict[str, Any])
-def openapi(request: Request) -> dict:
+def openapi(call: CallDep) -> dict:
     """This document."""
-    return request.app.openapi()
+    return call.api.spec()
 
 
 def _when(name: str, value: str | None) -> datetime | None:
@@ -618,8 +638,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
                 token = state.get("token")
-                if token is not None:
-                    call = scope.get("state", {}).get("call")
+                call = scope.get("state", {}).get("call")
+                if token is not None and not (call is not None and call.logged):
                     # Logged before answering, so what a plugin was given is on record by the time it has it.
                     await anyio.to_thread.run_sync(
                         self.api.log_access,
@@ -700,7 +720,7 @@ def build_app(api: "ApiServer") -> FastAPI:
         generate_unique_id_function=lambda r: r.name,  # operationId: the handler's name
         responses={code: {"model": Error, "description": text} for code, text in _COMMON_ERRORS.items()},
     )
-    app.state.agent = api.agent
+    app.state.api = api
     app.include_router(router)
     app.add_exception_handler(HttpError, _on_http_error)
     app.add_exception_handler(GumError, _on_gum_error)
