@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import time
 from pathlib import Path
 
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "the condition", step: float = 0.1):
+    """Poll `predicate` until it returns something true and return that; fail the test after `timeout`.
+
+    For effects of threads and child processes (log lines, windows, rows) that have no signal to wait on.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    value = predicate()
+    if not value:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    return value
 
 
 def render_text_image(path: Path, lines: list[str], size=(1280, 720), font_size=22) -> Path:

@@ -1,4 +1,5 @@
-"""`gum mcp` started as a subprocess by the mcp package's own stdio client, against a real API server."""
+"""`gum mcp` started as a subprocess by the mcp package's own stdio client, against a real API server
+(the `server` and `seeded` fixtures of conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,47 +11,8 @@ import anyio
 import pytest
 
 from gum.api import tokens
-from gum.api.server import ApiServer
-from gum.records import Observation, Proposition
 
 pytest.importorskip("mcp")
-
-
-@pytest.fixture
-def server(monkeypatch):
-    from gum.agent import Agent
-    from gum.config import Settings
-
-    monkeypatch.delenv("GUM_TRAY_TOKEN", raising=False)
-    agent = Agent(Settings(observers=[]), observers=[], serve_api=False)
-    api = ApiServer(agent, port=0, rate_per_minute=0).start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def seeded(store):
-    o1, _ = store.add_observation(
-        Observation(
-            observer="screen",
-            app="Overleaf",
-            window="thesis.tex",
-            text="Chapter 3: protein folding simulations",
-        )
-    )
-    thesis = store.insert_proposition(
-        Proposition(
-            text="Priya is writing a PhD thesis on protein folding",
-            reasoning="She edits thesis.tex.",
-            confidence=8,
-            decay=9,
-        ),
-        [o1],
-    )
-    job = store.insert_proposition(
-        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6)
-    )
-    return {"thesis": thesis, "job": job}
 
 
 def run_mcp_session(server, secret: str, calls: list[tuple[str, dict]]):
@@ -117,8 +79,8 @@ def test_an_mcp_client_lists_gums_tools_and_gets_the_users_context(server, store
 
     found, windowed, too_old, general, recent, confirmed, edited, bad_window = results
     assert not is_error(found)
-    assert "Priya is writing a PhD thesis on protein folding" in text_of(found)
-    assert "Reasoning: She edits thesis.tex." in text_of(found)
+    assert "Priya is writing chapter 3 of her PhD thesis on protein folding" in text_of(found)
+    assert "Reasoning: Chapter 3 on screen." in text_of(found)
     assert "protein folding simulations" in text_of(found)  # evidence: this token may read observations
     assert "PhD thesis" in text_of(windowed)
     assert "No relevant context" in text_of(too_old)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from helpers import free_port
+
 # The Qt tests run on real widgets without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["RunningAgent", "Seeded", "free_port", "seed"]
 
 
 @dataclass

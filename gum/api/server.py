@@ -918,7 +918,9 @@ class ApiServer:
             log_config=None,
             access_log=False,  # the access log that matters is the plugins' one, in the database
             server_header=False,
-            timeout_keep_alive=5,
+            # Longer than clients keep an idle connection (httpx: 5 s), so the client always closes first and
+            # never sends a request on a connection the server is closing.
+            timeout_keep_alive=30,
             timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
