@@ -57,63 +57,23 @@ RESTART_BACKOFF_S = (10.0, 600.0)  # first retry after 10 s, doubling up to 10 m
 
 
 def build_observers(settings: Settings, names: list[str] | None = None) -> list:
-    """The observers named in settings (built-ins, or plugins registered under the "gum.observers" entry point)."""
-    from gum.observers import ActiveWindow, InputActivity, Screen
-
-    from .screenshots import ScreenshotKeeper
+    """The observers named in settings, built by the plugins that registered them (gum's own included)."""
+    from .plugins import ObserverContext, observer_factories, plugin_options
 
     names = list(settings.observers if names is None else names)
     exclusions = Exclusions(settings.exclude_windows)
+    factories = observer_factories(settings)
     out = []
     for name in names:
-        if name == "screen":
-            keeper = None
-            if settings.keep_screenshots:
-                keeper = ScreenshotKeeper(budget_bytes=settings.screenshot_budget_mb * 2**20,
-                                          max_age_days=settings.screenshot_max_age_days)
-            obs = Screen(exclusions=exclusions, keeper=keeper)
-            obs.interval = obs.base_interval = float(settings.screen_interval_seconds)
-            out.append(obs)
-        elif name == "input":
-            out.append(InputActivity(afk_after=float(settings.afk_after_seconds)))
-        elif name == "window":
-            out.append(ActiveWindow(exclusions=exclusions, queue="screen" not in names))
-        else:
-            out.append(_plugin_observer(name, settings, exclusions))
+        if name not in factories:
+            raise ConfigError(f"unknown observer {name!r} in the observers setting; known: "
+                              f"{', '.join(factories)} (or 'none'; `gum plugins` lists what is installed)")
+        factory, plugin = factories[name]
+        options = plugin_options(settings, name) or plugin_options(settings, plugin)
+        obs = factory(ObserverContext(name, settings, options, exclusions, names))
+        obs.gum_plugin = plugin
+        out.append(obs)
     return out
-
-
-# gum's own optional observers, also registered as "gum.observers" entry points in pyproject.toml.
-OPTIONAL_OBSERVERS = {
-    "calendar": "gum.observers.calendar:Calendar",
-    "browser": "gum.observers.browser:BrowserHistory",
-    "notifications": "gum.observers.notifications:Notifications",
-}
-
-
-def _plugin_observer(name: str, settings: Settings, exclusions: Exclusions):
-    """An observer registered under the "gum.observers" entry point, built from its [plugins.NAME] table."""
-    import importlib
-    import inspect
-    from importlib.metadata import entry_points
-
-    loaders = [ep.load for ep in entry_points(group="gum.observers") if ep.name == name]
-    if not loaders and name in OPTIONAL_OBSERVERS:
-        # A frozen build (PyInstaller) has no package metadata, so no entry points: gum's own still load.
-        module, _, attr = OPTIONAL_OBSERVERS[name].partition(":")
-        loaders = [lambda: getattr(importlib.import_module(module), attr)]
-    if loaders:
-        cls = loaders[0]()
-        kwargs = dict(settings.plugins.get(name, {}))
-        if "exclusions" in inspect.signature(cls).parameters:
-            kwargs.setdefault("exclusions", exclusions)  # the user's window exclusions apply here too
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"[plugins.{name}] in config.toml: {exc}") from exc
-    known = ["screen", "input", "window"] + [ep.name for ep in entry_points(group="gum.observers")]
-    raise ConfigError(f"unknown observer {name!r} in the observers setting; known: {', '.join(known)} "
-                      "(or 'none')")
 
 
 class Agent:
@@ -499,7 +459,7 @@ class Agent:
                     self.last_error = f"tray token not registered: {exc}"
                     log.error(self.last_error)
         for obs in self.observers:
-            obs.attach(self.emit, paused=self.is_paused, activity=self.activity)
+            obs.attach(self._emit_for(obs), paused=self.is_paused, activity=self.activity)
             try:
                 obs.start()
             except Exception as exc:  # noqa: BLE001 - one observer failing must not stop the others
@@ -516,6 +476,19 @@ class Agent:
             else:
                 self.api = ApiServer(self, port=self.settings.api_port)
                 self.api.start()
+
+    def _emit_for(self, obs):
+        """gum's own observers skip excluded windows before they capture; a plugin's observations are
+        screened here as well, so the exclusions hold whatever the plugin does (redaction and pause are
+        emit's own)."""
+        if getattr(obs, "gum_plugin", "gum.default_plugins.observers") == "gum.default_plugins.observers":
+            return self.emit
+        exclusions = Exclusions(self.settings.exclude_windows)
+
+        def emit(o: Observation) -> int | None:
+            return None if exclusions.matches(o.app, o.window) else self.emit(o)
+
+        return emit
 
     def stop(self) -> None:
         """Stop everything; observations already captured are stored, queued work waits for the next start."""

@@ -119,3 +119,24 @@ def seeded(store):
         Proposition(text="Priya listens to lo-fi music while she works", confidence=5, decay=7), [o3]
     )
     return {"obs": [o1, o2, o3], "thesis_v1": thesis, "thesis": revised, "job": job, "music": music}
+
+
+@pytest.fixture
+def scripted_model():
+    """A ScriptedModel registered as the model back-end "scripted" for this test only, through the same
+    register_models hook a plugin implements (as llm's tests register MockModel)."""
+    from gum.backends.scripted import ScriptedModel
+    from gum.hookspecs import hookimpl
+    from gum.plugins import get_plugin_manager
+
+    model = ScriptedModel()
+
+    class ScriptedPlugin:
+        @hookimpl
+        def register_models(self, register):
+            register("scripted", lambda spec, settings: model)
+
+    pm = get_plugin_manager()
+    pm.register(ScriptedPlugin(), name="scripted-model")
+    yield model
+    pm.unregister(name="scripted-model")

@@ -223,16 +223,16 @@ def test_the_tray_token_from_the_environment_is_registered_and_hidden_from_child
         agent.stop()
 
 
-def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path):
+def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path, scripted_model):
     from gum.agent import Agent
-    from gum.backends.scripted import ScriptedModel
     from gum.config import Settings
     from gum.records import Observation
 
     good = {"propositions": [{"text": "Ana edits the budget spreadsheet", "reasoning": "r", "confidence": 7,
                               "decay": 5}]}
-    model = ScriptedModel(["broken", "broken", "broken"])
-    agent = Agent(Settings(observers=[], max_attempts=1), observers=[], model=model, serve_api=False)
+    model = scripted_model
+    model.enqueue("broken", "broken", "broken")
+    agent = Agent(Settings(observers=[], max_attempts=1, model="scripted"), observers=[], serve_api=False)
     agent.emit(Observation("screen", "Budget 2026.xlsx - LibreOffice Calc", app="Calc"))
     agent.intake.close_all()
     agent.process_queue()
