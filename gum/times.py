@@ -37,20 +37,25 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def parse_time(value: str | float | datetime | None, now: datetime | None = None) -> datetime | None:
+def parse_time(
+    value: str | float | datetime | None, now: datetime | None = None, *, strict: bool = False
+) -> datetime | None:
     """A UTC datetime from a time ago ("30m", "3h", "2d", "1w"), a date, an ISO 8601 / RFC 3339 date-time,
     seconds since the epoch, or a datetime; None and "" stay None.
+
+    strict (the API): exactly what its OpenAPI document says, so a date-time has seconds and an offset, as
+    in RFC 3339; the command line and stored text may leave them out (UTC).
 
     Raises ValueError saying what is accepted. Times beyond what a datetime can hold are clamped, since
     "since 10 million weeks ago" simply means "since ever".
     """
-    if value is None or value == "":
+    if value is None or (value == "" and not strict):
         return None
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, timezone.utc)
-    text = str(value).strip()
+    text = str(value) if strict else str(value).strip()
     if len(text) == 25 and text[10] == "T" and text.endswith("+00:00"):  # as iso() writes it: the hot path
         try:
             return datetime.fromisoformat(text).astimezone(timezone.utc)
@@ -63,6 +68,8 @@ def parse_time(value: str | float | datetime | None, now: datetime | None = None
         except OverflowError:
             return _EARLIEST
     m = _DATE_TIME.match(text)
+    if m and strict and m.group(4) and not (m.group(6) and (m.group(8) or (m.group(9) and text[-3] == ":"))):
+        m = None  # a date-time without seconds or offset is ISO 8601, not RFC 3339
     if not m:
         raise ValueError(
             f"{text[:40]!r} is not a time: use 30m, 3h, 2d, 1w, a date (2024-05-01) "

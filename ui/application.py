@@ -10,7 +10,6 @@ import logging
 import os
 import secrets
 import shutil
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,6 +20,7 @@ from . import autostart, prefs
 from .api import Api
 from .excepthook import show_error
 from .supervisor import AgentSupervisor
+from .views.proposition_model import parse_time
 
 log = logging.getLogger("gum.ui")
 
@@ -215,13 +215,10 @@ class GumApp(QObject):
         text = STATE_TEXT.get(self.state, self.state)
         until = self.status.get("paused_until")
         if self.state == "paused":
-            if until:
-                try:
-                    t = datetime.fromisoformat(until.replace("Z", "+00:00")).astimezone()
-                    text += f" until {t:%H:%M}"
-                except ValueError:
-                    pass
-            else:
+            t = parse_time(until)
+            if t is not None:
+                text += f" until {t.astimezone():%H:%M}"
+            elif not until:
                 text += " until you resume"
         return text
 

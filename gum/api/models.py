@@ -114,6 +114,15 @@ class Health(Out):
     version: str
 
 
+class Queue(Out):
+    """Observations waiting for the model; the agent adds its estimates (eta_seconds, waiting_for)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pending: int
+    failed: int
+
+
 class Status(Out):
     """The agent's state (Agent.status()); fields the agent adds later pass through."""
 
@@ -125,7 +134,7 @@ class Status(Out):
     busy: bool
     model: str | None
     observers: dict[str, dict[str, Any]]
-    queue: dict[str, int] = Field(description="pending and failed observations")
+    queue: Queue
     counts: dict[str, Any]
     last_error: str | None
 

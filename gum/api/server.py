@@ -495,16 +495,14 @@ def openapi(call: CallDep) -> dict:
 
 def _when(name: str, value: str | None) -> datetime | None:
     try:
-        return parse_time(value)
+        return parse_time(value, strict=True)
     except ValueError as exc:
         raise HttpError(400, f"{name!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """This document.
-
-    An endpoint as tests and docs list it."""
+    """An endpoint as tests and docs list it."""
 
     method: str
     path: str
