@@ -125,18 +125,9 @@ def seeded(store):
 def scripted_model():
     """A ScriptedModel registered as the model back-end "scripted" for this test only, through the same
     register_models hook a plugin implements (as llm's tests register MockModel)."""
+    from helpers import model_plugin
+
     from gum.backends.scripted import ScriptedModel
-    from gum.hookspecs import hookimpl
-    from gum.plugins import get_plugin_manager
 
-    model = ScriptedModel()
-
-    class ScriptedPlugin:
-        @hookimpl
-        def register_models(self, register):
-            register("scripted", lambda spec, settings: model)
-
-    pm = get_plugin_manager()
-    pm.register(ScriptedPlugin(), name="scripted-model")
-    yield model
-    pm.unregister(name="scripted-model")
+    with model_plugin("scripted-model", "scripted", ScriptedModel()) as model:
+        yield model

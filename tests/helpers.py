@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -54,3 +55,23 @@ def render_text_image(path: Path, lines: list[str], size=(1280, 720), font_size=
         y += int(font_size * 1.6)
     img.save(path)
     return path
+
+
+@contextmanager
+def model_plugin(plugin_name: str, backend: str, model):
+    """While inside: a plugin named `plugin_name` that registers `model` as the model back-end `backend`,
+    through the same register_models hook an installed plugin implements."""
+    from gum.hookspecs import hookimpl
+    from gum.plugins import get_plugin_manager
+
+    class ModelPlugin:
+        @hookimpl
+        def register_models(self, register):
+            register(backend, lambda spec, settings: model)
+
+    pm = get_plugin_manager()
+    pm.register(ModelPlugin(), name=plugin_name)
+    try:
+        yield model
+    finally:
+        pm.unregister(name=plugin_name)

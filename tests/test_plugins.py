@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import free_port, wait_for
+from helpers import free_port, model_plugin, wait_for
 
 from gum.backends import load_model
 from gum.config import Settings
-from gum.hookspecs import hookimpl
-from gum.plugins import get_plugin_manager, model_backends, observer_factories
+from gum.plugins import model_backends, observer_factories
 
 PLUGIN_PKG = Path(__file__).resolve().parent / "plugin_pkg"
 
@@ -32,17 +31,8 @@ def test_the_scripted_model_is_a_plugin_registered_for_one_test(scripted_model):
 
 
 def test_a_plugin_is_asked_before_gum_and_can_replace_the_embedded_model(scripted_model):
-    class Replacement:
-        @hookimpl
-        def register_models(self, register):
-            register("embedded", lambda spec, settings: scripted_model)
-
-    pm = get_plugin_manager()
-    pm.register(Replacement(), name="replacement")
-    try:
+    with model_plugin("replacement", "embedded", scripted_model):
         assert load_model("embedded") is scripted_model
-    finally:
-        pm.unregister(name="replacement")
 
 
 def test_an_unknown_observer_names_what_is_installed():
