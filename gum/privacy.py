@@ -21,6 +21,7 @@ own windows, and the user's own `exclude_windows` patterns) are never captured: 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import threading
 from collections import Counter
@@ -175,7 +176,7 @@ _SECRET_WORD = (r"pass(?:word|wd|phrase|code)?|pwd|secret|api[_ -]?key|apikey|ac
                 r"(?:access|auth|refresh|session|api|bearer|secret|private)[_ -]?token|client[_ -]?secret|"
                 r"private[_ -]?key|credentials?|pin")
 _LABEL = re.compile(
-    r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]+[_.-])*(?:" + _SECRET_WORD + r")(?:[_.-][A-Za-z0-9]+)*)"
+    r"(?i)(?<![A-Za-z0-9])(?<!REDACTED:)((?:[A-Za-z0-9]+[_.-])*(?:" + _SECRET_WORD + r")(?:[_.-][A-Za-z0-9]+)*)"
     r"(?P<sep>[ \t]*(?:[:=：|\[\]]|=>|->)[ \t]*|\t+[ \t]*|[ \t]+(?:is[ \t]+)?)"
     r"(?P<value>\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|“[^”\n]{1,200}”|‘[^’\n]{1,200}’|`[^`\n]{1,200}`|[^\s\"'“‘`]+)"
 )
@@ -351,14 +352,14 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     """Spans (offsets in `run`) of whole digit groups that form a 13-19 digit number passing Luhn, longest
     first and not overlapping: a card followed by a year ("4111 1111 1111 1111 2027") is still found."""
     groups = [(g.start(), g.end()) for g in re.finditer(r"\d+", run)]
-    # Cards are written in groups of 4 (Amex 4-6-5): runs of short numbers (scores, dates) are not cards.
+    # Cards are written in groups of 4 (Amex 4-6-5; OCR may join two): runs of short numbers are not cards.
     found: list[tuple[int, int]] = []
     i = 0
     while i < len(groups):
         best = None
         for j in range(len(groups) - 1, i - 1, -1):
             parts = [run[a:b] for a, b in groups[i:j + 1]]
-            if j > i and (len(parts[0]) != 4 or min(len(p) for p in parts) < 3):
+            if j > i and (len(parts[0]) < 4 or min(len(p) for p in parts) < 3):
                 continue
             digits = "".join(parts)
             if 13 <= len(digits) <= 19 and (j > i or len(digits) in (13, 15, 16, 19)) and luhn_ok(digits):
@@ -378,19 +379,32 @@ def redact(text: str) -> str:
 
 
 # Windows never captured, matched against the window title and the app name. Password managers, private
-# browsing, and lock screens show exactly what must never reach the database or the model.
+# browsing, lock screens and authentication prompts show exactly what must never reach the database or the model.
 DEFAULT_EXCLUDED_WINDOWS = [
     "1Password", "Bitwarden", "KeePass", "LastPass", "Dashlane", "Enpass", "NordPass", "Proton Pass",
     "RoboForm", "Keeper Password", "Keychain Access", "Passwords and Keys", "Seahorse", "Password Safe",
+    "KWallet", "kwalletmanager", "kwalletd", "gnome-secrets", "org.gnome.World.Secrets", "QtPass",
+    "pinentry", "polkit", "Authentication Required", "gcr-prompter", "ssh-askpass", "ksshaskpass",
     "Private Browsing", "InPrivate", "Incognito", "Tor Browser",
     "Lock Screen", "LockApp", "loginwindow", "screensaver", "i3lock", "swaylock", "xsecurelock",
     "light-locker", "xlock",
 ]
 
 
+def own_pids() -> set[int]:
+    """gum's own processes: this one, and the tray that started it (GUM_TRAY_PID). Their windows (Memory,
+    Settings, which shows a new token) are never captured."""
+    pids = {os.getpid()}
+    tray = os.environ.get("GUM_TRAY_PID", "")
+    if tray.isdigit():
+        pids.add(int(tray))
+    return pids
+
+
 @dataclass
 class Exclusions:
-    """Window-title and app-name patterns that must never be captured (case-insensitive).
+    """Window-title and app-name patterns that must never be captured (case-insensitive), and processes whose
+    windows are never captured (gum's own by default).
 
     A pattern with `*`, `?` or `[` is a glob over the whole title or app name; any other pattern matches
     anywhere inside either ("Incognito" matches "New Tab - Google Chrome (Incognito)").
@@ -398,17 +412,26 @@ class Exclusions:
 
     patterns: list[str] = field(default_factory=list)
     defaults: bool = True
+    pids: set[int] | None = None  # None: own_pids()
 
     def __post_init__(self) -> None:
         every = (DEFAULT_EXCLUDED_WINDOWS if self.defaults else []) + list(self.patterns)
         self._globs = [p.lower() for p in every if any(c in p for c in "*?[")]
         self._subs = [p.lower() for p in every if p.strip() and not any(c in p for c in "*?[")]
+        if self.pids is None:
+            self.pids = own_pids()
 
-    def matches(self, app: str | None, title: str | None) -> bool:
-        """True if a window with this app name or title is excluded."""
+    def matches(self, app: str | None, title: str | None, pid: int | None = None) -> bool:
+        """True if a window with this app name or title, or owned by this process, is excluded."""
+        if pid is not None and pid in self.pids:
+            return True
         for value in ((app or "").lower(), (title or "").lower()):
             if not value:
                 continue
             if any(s in value for s in self._subs) or any(fnmatch.fnmatchcase(value, g) for g in self._globs):
                 return True
         return False
+
+    def window(self, win) -> bool:
+        """True if this WindowInfo is excluded."""
+        return win is not None and self.matches(win.app, win.title, getattr(win, "pid", None))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import time
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
@@ -62,6 +63,7 @@ class AgentSupervisor(QObject):
         env = QProcessEnvironment.systemEnvironment()
         env.insert("GUM_TRAY_TOKEN", self.token)
         env.insert("GUM_API_PORT", str(self.port))
+        env.insert("GUM_TRAY_PID", str(os.getpid()))  # the agent never captures the tray's own windows
         env.insert("PYTHONUNBUFFERED", "1")
         for key, value in self.extra_env.items():
             env.insert(key, value)

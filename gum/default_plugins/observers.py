@@ -29,6 +29,7 @@ def register_observers(register, settings):
 def screen(context):
     from gum.observers import Screen
 
+    from ..privacy import Redactor
     from ..screenshots import ScreenshotKeeper
 
     s = context.settings
@@ -37,7 +38,7 @@ def screen(context):
         keeper = ScreenshotKeeper(
             budget_bytes=s.screenshot_budget_mb * 2**20, max_age_days=s.screenshot_max_age_days
         )
-    obs = Screen(exclusions=context.exclusions, keeper=keeper)
+    obs = Screen(exclusions=context.exclusions, keeper=keeper, redactor=Redactor(s.redact_patterns))
     obs.interval = obs.base_interval = float(s.screen_interval_seconds)
     return obs
 
