@@ -29,7 +29,6 @@ observer runs) are stored as evidence but not queued for the model.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -446,12 +445,20 @@ class Agent:
         recovered = self.intake.recover()
         if recovered:
             log.info("closed %d activity segments a previous run left open", recovered)
-        token = os.environ.pop("GUM_TRAY_TOKEN", None)  # popped: child processes (tesseract) must not see it
+        # The tray's token comes through a pipe (or a 0600 file), never the environment: /proc/PID/environ
+        # keeps what os.environ.pop removes (gum/handoff.py).
+        try:
+            from .handoff import tray_token
+
+            token = tray_token()
+        except GumError as exc:
+            token, self.last_error = None, f"tray token not received: {exc}"
+            log.error(self.last_error)
         if token:
             try:
                 from .api.tokens import register_tray_token
             except ImportError:
-                log.warning("GUM_TRAY_TOKEN is set but this build has no local API tokens")
+                log.warning("a tray token was handed over but this build has no local API tokens")
             else:
                 try:
                     register_tray_token(self.store(), token)

@@ -1,7 +1,7 @@
 """`gum mcp`: a Model Context Protocol server over stdio, so an assistant can ask gum about its user.
 
 It holds no data of its own: every tool calls the running agent's local API with this plugin's own token
-(GUM_API_TOKEN or --token), so the token's scopes decide what the assistant may see or change, and every
+(read from a 0600 file: --token-file), so the token's scopes decide what the assistant may see or change, and every
 call lands in the access log (`gum token log`).
 
 Tools:
@@ -184,7 +184,9 @@ def build_server(client):
 
 
 @click.command("mcp")
-@click.option("--token", envvar="GUM_API_TOKEN", help="This plugin's API token (GUM_API_TOKEN).")
+@click.option("--token-file", envvar="GUM_API_TOKEN_FILE", type=click.Path(dir_okay=False), default=None,
+              help="A file (mode 600) holding this plugin's API token, made with "
+                   "`gum token create mcp --file PATH` (GUM_API_TOKEN_FILE holds the path, never the token).")
 @click.option(
     "--port",
     envvar="GUM_API_PORT",
@@ -192,18 +194,27 @@ def build_server(client):
     default=None,
     help="The agent's API port (GUM_API_PORT, default 8765).",
 )
-def mcp_command(token: str | None, port: int | None) -> None:
+def mcp_command(token_file: str | None, port: int | None) -> None:
     """Serve gum to an assistant over MCP (stdio), through the running agent's API."""
     from .api import DEFAULT_PORT
     from .api.client import Client
 
-    if not token:
+    # The token is read from a private file, not argv or the environment: any local user can read a process's
+    # command line, and any process of the user its environment (gum/handoff.py).
+    from .handoff import HandoffError, read_file
+
+    if not token_file:
         click.echo(
-            "gum mcp needs an API token: create one with\n"
-            "  gum token create mcp --scope propositions:read --scope feedback:write\n"
-            "and give it as GUM_API_TOKEN in the MCP client's config (or --token).",
+            "gum mcp needs an API token in a private file: create one with\n"
+            "  gum token create mcp --scope propositions:read --scope feedback:write --file ~/.config/gum/mcp.token\n"
+            "and start it as `gum mcp --token-file ~/.config/gum/mcp.token` in the MCP client's config.",
             err=True,
         )
+        sys.exit(2)
+    try:
+        token = read_file(token_file)
+    except HandoffError as exc:
+        click.echo(f"gum mcp: {exc}", err=True)
         sys.exit(2)
     client = Client(f"http://127.0.0.1:{port or os.environ.get('GUM_API_PORT') or DEFAULT_PORT}", token)
     # stdout carries the protocol: nothing else may be printed there.

@@ -207,15 +207,19 @@ def test_the_scheduler_ticks_observers_and_stops_cleanly():
     assert p.ticks == ticks
 
 
-def test_the_tray_token_from_the_environment_is_registered_and_hidden_from_children(monkeypatch):
+def test_the_tray_token_handed_over_on_a_pipe_is_registered_and_never_in_the_environment(monkeypatch):
+    import os
+
     tokens = pytest.importorskip("gum.api.tokens")
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "t" * 40)
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"t" * 40 + b"\n")
+    os.close(write_end)
+    monkeypatch.setenv("GUM_TRAY_TOKEN_FD", str(read_end))
     agent = make_agent()
     agent.start()
     try:
-        import os
-
-        assert "GUM_TRAY_TOKEN" not in os.environ
+        assert "GUM_TRAY_TOKEN_FD" not in os.environ
+        assert not any("t" * 40 in v for v in os.environ.values())
         names = [t.name for t in tokens.list_tokens(agent.store()) if not t.revoked]
         assert "tray" in names
         assert tokens.verify(agent.store(), "t" * 40).name == "tray"

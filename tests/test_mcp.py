@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
@@ -20,8 +21,12 @@ def run_mcp_session(server, secret: str, calls: list[tuple[str, dict]]):
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    env = {**os.environ, "GUM_API_TOKEN": secret, "GUM_API_PORT": str(server.port)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "gum.cli", "mcp"], env=env)
+    from gum.handoff import write_file
+
+    token_file = write_file(Path(os.environ["GUM_DATA_DIR"]).parent / f"mcp-{secret[-6:]}.token", secret)
+    env = {**os.environ, "GUM_API_PORT": str(server.port)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "gum.cli", "mcp", "--token-file",
+                                                                 str(token_file)], env=env)
 
     async def main():
         with anyio.fail_after(60):
@@ -114,7 +119,7 @@ def test_the_mcp_server_is_bound_by_its_tokens_scopes_and_logged(server, store, 
 
 
 def test_gum_mcp_without_a_token_exits_with_a_message_saying_how_to_make_one():
-    env = {k: v for k, v in os.environ.items() if k != "GUM_API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k != "GUM_API_TOKEN_FILE"}
     done = subprocess.run(
         [sys.executable, "-m", "gum.cli", "mcp"],
         env=env,

@@ -138,7 +138,7 @@ def create_token(
 
 
 def register_tray_token(store, token: str) -> TokenInfo:
-    """Store `token` (from GUM_TRAY_TOKEN) as the admin token named "tray", revoking any earlier one."""
+    """Store `token` (handed over by the tray) as the admin token named "tray", revoking any earlier one."""
     if not token or len(token) < 16:
         raise TokenError("the tray token must be at least 16 characters")
     now = iso(utcnow())
@@ -243,13 +243,30 @@ def token_command() -> None:
     type=click.Choice(SCOPES),
     help="Repeat for several. Default: propositions:read only.",
 )
-def token_create(name: str, scopes: tuple[str, ...]) -> None:
-    """Create a token for plugin NAME and print it (it is shown only this once)."""
+@click.option("--file", "path", type=click.Path(dir_okay=False), default=None,
+              help="Write the token to this new file (mode 600) instead of printing it: nothing to copy, and it "
+                   "never shows on a screen gum reads.")
+def token_create(name: str, scopes: tuple[str, ...], path: str | None) -> None:
+    """Create a token for plugin NAME and print it (shown only this once), or write it to a private file."""
+    from ..handoff import write_file
+
+    if path:
+        from pathlib import Path
+
+        target = Path(path).expanduser()
+        if target.exists():  # checked before the token exists, so a refused file leaves no orphan token
+            raise TokenError(f"{target} already exists: remove it first or pick another path")
     secret, info = create_token(_store(), name, scopes or DEFAULT_SCOPES)
+    if path:
+        written = write_file(path, secret)
+        click.echo(f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}; written to {written} "
+                   "(mode 600). Only its hash is kept in gum's database.", err=True)
+        return
     click.echo(secret)
     click.echo(
         f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}. "
-        "Copy it now: only its hash is kept.",
+        "Copy it now: only its hash is kept. (--file PATH writes it to a private file instead; gum redacts its "
+        "tokens from what it reads on screen.)",
         err=True,
     )
 
