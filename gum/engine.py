@@ -169,7 +169,8 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
                 if items:
                     return Proposals(propositions=[Proposal.model_validate(p) for p in items[:3]])
             raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
-    raise ModelOutputError(f"model output is not JSON: {text[:120]!r}")
+    # No excerpt: the model's output repeats the observation, and this message reaches logs and status.
+    raise ModelOutputError(f"model output is not JSON ({len(text)} characters)")
 
 
 def chunks(text: str, size: int, limit: int) -> list[str]:

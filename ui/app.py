@@ -38,15 +38,14 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
     from PySide6.QtWidgets import QApplication
 
     from gum.config import load_settings, write_default_config
-    from gum.paths import cache_dir, ensure_private_dir
 
-    from . import excepthook
+    from . import excepthook, logfile
     from .application import GumApp
     from .single_instance import SingleInstance
 
-    log_file = ensure_private_dir(cache_dir()) / "tray.log"
+    # tray.log: 0600, rotated, agent lines scrubbed of excerpts and secrets (ui/logfile.py).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(log_file)])
+                        handlers=[logging.StreamHandler(), logfile.handler()])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll is noise
     qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     qt.setApplicationName("gum")

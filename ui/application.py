@@ -320,6 +320,9 @@ class GumApp(QObject):
             if errors:
                 show_error("gum", "Some files could not be deleted.", "\n".join(errors))
             log.info("deleted everything in %s", self.data_dir)
+            from . import logfile
+
+            logfile.remove()  # tray.log too: it names what the agent did
             self.data_deleted.emit()
             self.status = {}  # the Memory window reloads when the fresh agent answers
             sup.crash_times.clear()
