@@ -29,6 +29,7 @@ observer runs) are stored as evidence but not queued for the model.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
