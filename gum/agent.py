@@ -40,7 +40,7 @@ import click
 
 from .config import Settings, load_settings
 from .errors import ConfigError, GumError
-from .privacy import Exclusions, Redactor
+from .privacy import Exclusions, Redactor, remote_model
 from .records import Observation, iso, utcnow
 from .store import Store
 
@@ -424,6 +424,8 @@ class Agent:
             "busy": self.busy,
             "model": model_name,
             "model_health": dict(self.model_health),
+            # Observations leave this machine: shown by `gum status` and the tray (set only from the CLI).
+            "model_remote": remote_model(str(self.settings.model)),
             "protection": self.protection(),
             "observers": observers,
             "queue": queue,

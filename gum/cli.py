@@ -431,6 +431,10 @@ def status(as_json, data_dir, model_spec):
     click.echo(f"Config:       {info['config']}")
     click.echo(f"Protection:   {protected.describe()}")
     click.echo(f"Model:        {settings.model}")
+    from .privacy import remote_model
+
+    if remote_model(str(settings.model)):
+        click.echo(f"              observations are sent to {remote_model(str(settings.model))}, off this machine")
     props = counts["propositions"]
     click.echo(f"Observations: {counts['observations']}")
     click.echo("Propositions: " + (", ".join(f"{n} {s}" for s, n in sorted(props.items())) or "none"))

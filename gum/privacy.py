@@ -435,3 +435,15 @@ class Exclusions:
     def window(self, win) -> bool:
         """True if this WindowInfo is excluded."""
         return win is not None and self.matches(win.app, win.title, getattr(win, "pid", None))
+
+
+def remote_model(spec: str) -> str | None:
+    """The host a model spec sends every observation to when it is not this machine (None: local)."""
+    from urllib.parse import urlsplit
+
+    if not spec.lower().startswith(("http://", "https://")):
+        return None
+    host = (urlsplit(spec).hostname or "").lower()
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return host or spec

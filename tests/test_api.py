@@ -405,28 +405,24 @@ def test_a_request_without_a_valid_token_writes_nothing(server, store, seeded):
     assert not store.search("injected")
 
 
-def test_the_tray_tokens_reads_are_not_logged_but_its_writes_are(agent, store, seeded, monkeypatch):
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "tray-secret-0123456789abcdef")
+def test_every_request_of_the_tray_token_is_logged_reads_included(agent, store, seeded):
+    tokens.register_tray_token(store, "tray-secret-0123456789abcdef")
     api = ApiServer(agent, port=0, rate_per_minute=0).start()
     try:
         tray = Client(api.url, "tray-secret-0123456789abcdef")
         tray.status()
         tray.recent()
         tray.confirm(seeded["job"])
-        assert [(e["plugin"], e["path"]) for e in tray.access_log()] == [
-            ("tray", f"/v1/propositions/{seeded['job']}/confirm")
+        assert [(e["plugin"], e["path"]) for e in reversed(tray.access_log())][:3] == [
+            ("tray", "/v1/status"), ("tray", "/v1/propositions"), ("tray", f"/v1/propositions/{seeded['job']}/confirm")
         ]
     finally:
         api.stop()
 
 
-def test_the_tray_token_from_the_environment_is_admin_and_replaces_the_previous_one(
-    agent, store, monkeypatch
-):
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "first-tray-token-0123456789")
-    api = ApiServer(agent, port=0).start()
-    api.stop()
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "second-tray-token-0123456789")
+def test_a_new_tray_token_is_admin_and_replaces_the_previous_one(agent, store):
+    tokens.register_tray_token(store, "first-tray-token-0123456789")
+    tokens.register_tray_token(store, "second-tray-token-0123456789")
     api = ApiServer(agent, port=0).start()
     try:
         assert Client(api.url, "second-tray-token-0123456789").tokens()

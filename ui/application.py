@@ -44,6 +44,12 @@ def icon_for(state: str) -> QIcon:
     return QIcon(str(path))
 
 
+def remote_text(status: dict) -> str:
+    """A warning when the model is off this machine (observations leave it), else ''."""
+    host = status.get("model_remote")
+    return f"Observations are sent to {host}" if host else ""
+
+
 def backlog_text(status: dict) -> str:
     """What waits for the model and when it will be done, from the agent's status ('' when nothing waits)."""
     queue = status.get("queue") or {}
@@ -227,6 +233,8 @@ class GumApp(QObject):
         self.state, self.reason = state, reason
         backlog = backlog_text(self.status)
         tip = self.state_text() + (f"\n{reason}" if reason else "") + (f"\n{backlog}" if backlog else "")
+        if remote_text(self.status):
+            tip += "\n" + remote_text(self.status)
         if self.tray is not None:
             self.tray.setIcon(icon_for(state))
             self.tray.setToolTip(tip)

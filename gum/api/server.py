@@ -32,7 +32,7 @@ from starlette.routing import Match
 
 from ..config import Settings
 from ..errors import ConfigError, GumError, InputError, NotFound
-from ..records import utcnow
+from ..records import iso, utcnow
 from ..times import TIME_PATTERN, parse_time
 from . import DEFAULT_PORT, tokens
 from .models import (
@@ -65,6 +65,7 @@ MAX_QUERY_FIELDS = 20
 MAX_Q = 500
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range; bigger ids cannot exist
 ACCESS_LOG_DAYS = 90
+FAILED_AUTH_PER_MINUTE, FAILED_AUTH_BURST = 30, 20
 INTERNAL_ERROR = "internal error in the gum agent (see its log)"
 
 
@@ -265,8 +266,21 @@ def health(call: CallDep) -> Health:
 
 @route("GET", "/v1/status", "propositions:read", Status)
 def status(call: CallDep) -> dict:
-    """The agent's state, observers, model, queue, counts and last error."""
-    return call.agent.status()
+    """The agent's state, observers, model, queue, counts and last error (details for admin only)."""
+    full = call.agent.status()
+    return full if call.token.allows("admin") else states_only(full)
+
+
+def states_only(full: dict) -> dict:
+    """Status without content: an observer's health text names the active window, and the last error or
+    the model's health may quote what the model answered. A plugin sees states, not what is on screen."""
+    out = dict(full)
+    out["observers"] = {name: {"ok": bool(h.get("ok"))} for name, h in (full.get("observers") or {}).items()}
+    out["last_error"] = "an error occurred (details: the tray or `gum status`)" if full.get("last_error") else None
+    if isinstance(full.get("model_health"), dict):
+        out["model_health"] = {"ok": bool(full["model_health"].get("ok"))}
+    out.pop("protection", None)
+    return out
 
 
 @route("GET", "/v1/query", "propositions:read", Propositions)
@@ -300,13 +314,18 @@ def get_proposition(call: CallDep, id: PropId) -> PropositionDetail:
     """One proposition with reasoning, history and (with observations:read) its evidence."""
     store = call.store
     p = _visible_lineage(store, id)
+    if p.status == "rejected" and not call.token.allows("feedback:write"):
+        # What the user said is false is not something a reader should be handed as a belief.
+        raise NotFound(f"proposition #{id} was rejected")
+    # The reasoning quotes the observation it came from: it is screen content, like the evidence.
     may_see = call.token.allows("observations:read")
     evidence = store.evidence(id)
-    history = [h for h in store.history(id) if h.status != "revoked"]
+    history = [h for h in store.history(id) if h.status != "revoked"
+               and (h.status != "rejected" or call.token.allows("feedback:write"))]
     call.items = 1
     return PropositionDetail(
         **Proposition.of(p).model_dump(),
-        reasoning=p.reasoning,
+        reasoning=p.reasoning if may_see else "",
         model_confidence=p.model_confidence,
         confidence_detail=p.confidence_detail,
         evidence=[Observation.of(o) for o in evidence] if may_see else [],
@@ -685,6 +704,10 @@ class Guard:
             raise HttpError(400, f"the query string is longer than {MAX_QUERY_STRING} characters")
         # On the event loop: one indexed read, which never waits on a writer in WAL mode.
         token = self.api.authenticate(headers.get("authorization"))
+        if token.name == tokens.TRAY_NAME and self.api.socket_path is not None and scope.get("client"):
+            # The tray only ever talks over the private socket; its token arriving over TCP was taken
+            # from somewhere it should not have been.
+            raise HttpError(401, "the tray's token is only accepted on the agent's private socket")
         state["token"] = token
         scope.setdefault("state", {})["token"] = token
         wait = self.api.limiter.take(token.id) if self.api.limiter else 0.0
@@ -825,8 +848,13 @@ class ApiServer:
         if rate_per_minute is None:
             rate_per_minute = getattr(settings, "api_rate_limit", 600)
         self.limiter = RateLimiter(rate_per_minute, burst) if rate_per_minute else None
+        # Failed authentication, from anyone (every caller is local, so there is no address to tell them
+        # apart): a guesser or a flood of bad tokens is slowed down, valid tokens are not affected.
+        self.failed_auth = RateLimiter(FAILED_AUTH_PER_MINUTE, FAILED_AUTH_BURST) if rate_per_minute else None
         self.app = build_app(self)
         self._socket: socket.socket | None = None
+        self._unix: socket.socket | None = None
+        self.socket_path = None  # the private Unix socket, when the user has a private runtime folder
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -868,19 +896,44 @@ class ApiServer:
             )
         info = tokens.verify(self.agent.store(), secret.strip())
         if info is None:
+            wait = self.failed_auth.take(0) if self.failed_auth else 0.0
+            if wait:
+                raise HttpError(429, "too many failed authentications: slow down",
+                                {"Retry-After": str(max(1, round(wait)))})
             raise HttpError(
                 401, "unknown or revoked token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         return info
 
     def log_access(self, token: tokens.TokenInfo, method: str, path: str, status: int, items: int) -> None:
-        # The tray app is the user: its frequent status reads would bury what plugins did.
-        if token.name == tokens.TRAY_NAME and method == "GET":
-            return
+        # Every request, the tray's included: a stolen tray token must not page through observations
+        # unseen. (The tray's status polls are pruned after a day at start, see start().)
         try:
             tokens.log_access(self.agent.store(), token, method, path, status, items)
         except Exception:
             log.warning("could not write the access log", exc_info=True)
+
+    def _bind_private(self) -> socket.socket | None:
+        """The Unix socket in the user's private runtime folder (gum.paths.api_socket), or None."""
+        from ..paths import api_socket
+
+        path = api_socket(self.port)
+        if path is None or not hasattr(socket, "AF_UNIX"):
+            return None
+        path.unlink(missing_ok=True)  # a stale one from an agent that died; the folder is ours alone
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            unix.bind(str(path))
+        except OSError:
+            unix.close()
+            log.warning("cannot serve the API on %s", path, exc_info=True)
+            return None
+        finally:
+            os.umask(old)
+        unix.listen(128)
+        self.socket_path = path
+        return unix
 
     # -- life cycle -------------------------------------------------------------------------------------
 
@@ -889,11 +942,14 @@ class ApiServer:
         import uvicorn
 
         store = self.agent.store()
-        tray = os.environ.get("GUM_TRAY_TOKEN")
-        if tray:
-            tokens.register_tray_token(store, tray)
-        # The access log keeps ACCESS_LOG_DAYS: enough to see what a plugin did, not a growing archive.
+        # The access log keeps ACCESS_LOG_DAYS: enough to see what a plugin did, not a growing archive; the
+        # tray's status polls (every few seconds) a day.
         tokens.forget_access_before(store, utcnow() - timedelta(days=ACCESS_LOG_DAYS))
+        with store.transaction():
+            store.db.execute(
+                "DELETE FROM api_access_log WHERE plugin = ? AND method = 'GET' AND path = '/v1/status' AND at < ?",
+                [tokens.TRAY_NAME, iso(utcnow() - timedelta(days=1))],
+            )
         # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
         # answer on a kept-alive connection waits ~40 ms for the client's delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -908,6 +964,7 @@ class ApiServer:
             ) from exc
         sock.listen(128)
         self._socket = sock
+        self._unix = self._bind_private()
         config = uvicorn.Config(
             self.app,
             http=_protocol(),
@@ -922,8 +979,9 @@ class ApiServer:
             timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
+        sockets = [sock] + ([self._unix] if self._unix is not None else [])
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="gum-api", daemon=True
+            target=self._server.run, kwargs={"sockets": sockets}, name="gum-api", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -943,6 +1001,11 @@ class ApiServer:
             self._thread.join(timeout=10)
         if self._socket is not None:
             self._socket.close()
+        if self._unix is not None:
+            self._unix.close()
+            self._unix = None
+            if self.socket_path is not None:
+                self.socket_path.unlink(missing_ok=True)
         self._server = None
 
 
