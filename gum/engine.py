@@ -539,7 +539,7 @@ class Engine:
         meta = {"engagement_eval": eng.as_dict()}
         if injected:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
-            meta["injection"] = [line[:200] for line in injected[:5]]
+            meta["injection"] = len(injected)  # a count: the lines themselves are not kept
             summary.injections += 1
         clean, ads = strip_ads(clean)
         if ads:
