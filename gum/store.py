@@ -21,6 +21,8 @@ from .records import Observation, Proposition, iso, parse_ts, utcnow
 # Statuses a user sees by default; superseded versions live in history, revoked and rejected ones never
 # show again.
 VISIBLE = ("active",)
+# Actors whose additions are the user's own: the CLI and the tray (its token is named "tray").
+USER_ACTORS = ("user", "tray")
 # Propositions the engine must never re-create, nor anything close to them.
 BLOCKED = ("revoked", "rejected")
 
@@ -126,6 +128,9 @@ class Store:
         self.db = db if db is not None else open_db(path)
         # Whose propositions these are: the name is replaced by "the user" in what gets embedded (vectors.py).
         self.user_name = user_name
+        # Who the writes made through this Store are by: "user" (the CLI, the tray's own process), or the name
+        # of the API token acting (the API sets it per request). Recorded with every feedback row.
+        self.actor = "user"
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -758,8 +763,9 @@ class Store:
 
     def _log_feedback(self, prop: Proposition, action: str, **detail) -> None:
         self.db.execute(
-            "INSERT INTO feedback_log (proposition_id, action, confidence, detail, at) VALUES (?, ?, ?, ?, ?)",
-            [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow())],
+            "INSERT INTO feedback_log (proposition_id, action, confidence, detail, at, actor) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow()), self.actor],
         )
 
     def visible(self, proposition_id: int) -> Proposition:
@@ -776,6 +782,8 @@ class Store:
             self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
+            if self.actor not in USER_ACTORS and prop.source.startswith("plugin:"):
+                raise InputError("only the user can confirm a plugin's addition (in the tray or with `gum`)")
             self.db.execute("UPDATE propositions SET feedback = 'confirmed' WHERE id = ?", [prop.id])
             self._log_feedback(prop, "confirm")
         return self.get(prop.id)
@@ -866,12 +874,19 @@ class Store:
         return self.get(prop.id)
 
     def add_by_hand(self, text: str, *, confidence: int = 10, decay: int = 8) -> Proposition:
-        """A proposition the user wrote themselves."""
-        pid = self.insert_proposition(
-            Proposition(text=text.strip(), reasoning="Added by the user.", confidence=confidence, decay=decay,
-                        source="user", edited=True, feedback="confirmed",
-                        confidence_detail={"user_set": True})
-        )
+        """A proposition the user wrote themselves; or, added by a plugin (self.actor), that plugin's claim:
+        unconfirmed, at most confidence 5, shown to no other plugin until the user confirms it."""
+        if self.actor in USER_ACTORS:
+            prop = Proposition(text=text.strip(), reasoning="Added by the user.", confidence=confidence,
+                               decay=decay, source="user", edited=True, feedback="confirmed",
+                               confidence_detail={"user_set": True})
+        else:
+            prop = Proposition(text=text.strip(), reasoning=f"Added by the plugin {self.actor!r}, not yet "
+                               "confirmed by the user.", confidence=min(confidence, 5), decay=decay,
+                               source=f"plugin:{self.actor}", confidence_detail={"plugin": self.actor})
+        with self.transaction():
+            pid = self.insert_proposition(prop)
+            self._log_feedback(self.get(pid), "add")
         return self.get(pid)
 
     def _require_visible(self, prop: Proposition) -> None:

@@ -256,7 +256,8 @@ def test_feedback_confirm_reject_edit_and_add(server, store, seeded):
     assert edited["edited"] is True and edited["version"] == 2 and edited["confidence"] == 9
     assert store.get(seeded["job"]).status == "superseded"
     added = c.add("Priya prefers tea to coffee", confidence=6)
-    assert added["source"] == "user" and added["confidence"] == 6
+    # A plugin's addition is the plugin's claim (at most 5) until the user confirms it.
+    assert added["source"] == "plugin:assistant" and added["confidence"] == 5 and added["feedback"] is None
     assert c.query("tea coffee")[0]["id"] == added["id"]
     assert store.calibration()
 

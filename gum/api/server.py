@@ -219,7 +219,7 @@ def route(
         @functools.wraps(handler)
         async def endpoint(*args, call: Call, **kwargs):
             def work() -> Response:
-                body = answer.dump_json(answer.validate_python(handler(*args, call=call, **kwargs)))
+                body = answer.dump_json(answer.validate_python(_acting(handler, *args, call=call, **kwargs)))
                 call.api.log_access(call.token, call.method, call.path, status, call.items)
                 call.logged = True
                 return Response(body, status_code=status, media_type="application/json")
@@ -238,6 +238,27 @@ def route(
         )(endpoint)
 
     return declare
+
+
+def _acting(handler, *args, **kwargs):
+    """Run `handler` with its thread's Store recording the calling token as the actor of every write."""
+    call = kwargs.get("call")
+    if call is None:
+        return handler(*args, **kwargs)
+    store = call.store
+    before, store.actor = store.actor, call.token.name
+    try:
+        return handler(*args, **kwargs)
+    finally:
+        store.actor = before
+
+
+def _shown_to(token: tokens.TokenInfo, props: list) -> list:
+    """What a token may be handed: not another plugin's unconfirmed addition (the user has not said it)."""
+    if token.allows("admin"):
+        return props
+    own = f"plugin:{token.name}"
+    return [p for p in props if not (p.source.startswith("plugin:") and p.feedback is None and p.source != own)]
 
 
 def _visible_lineage(store, prop_id: int):
@@ -294,7 +315,8 @@ def query(
     """Propositions relevant to q, best first (the ranking of `gum query`)."""
     from ..search import query as search
 
-    props = search(call.store, q, limit=limit, since=_when("since", since), until=_when("until", until))
+    props = _shown_to(call.token, search(call.store, q, limit=limit, since=_when("since", since),
+                                         until=_when("until", until)))
     call.items = len(props)
     return Propositions(propositions=[Proposition.of(p) for p in props])
 
@@ -304,7 +326,7 @@ def recent(call: CallDep, limit: Limit1000 = 10, since: Since = None) -> Proposi
     """The newest active propositions."""
     from ..search import recent
 
-    props = recent(call.store, limit=limit, since=_when("since", since))
+    props = _shown_to(call.token, recent(call.store, limit=limit, since=_when("since", since)))
     call.items = len(props)
     return Propositions(propositions=[Proposition.of(p) for p in props])
 
@@ -314,6 +336,8 @@ def get_proposition(call: CallDep, id: PropId) -> PropositionDetail:
     """One proposition with reasoning, history and (with observations:read) its evidence."""
     store = call.store
     p = _visible_lineage(store, id)
+    if not _shown_to(call.token, [p]):
+        raise NotFound(f"proposition #{id} is another plugin's unconfirmed addition")
     if p.status == "rejected" and not call.token.allows("feedback:write"):
         # What the user said is false is not something a reader should be handed as a belief.
         raise NotFound(f"proposition #{id} was rejected")
@@ -636,7 +660,12 @@ def check_host(host: str | None) -> None:
     raise HttpError(421, "this API only answers requests addressed to 127.0.0.1, localhost or [::1]")
 
 
-_SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    # What the API returns was read off the user's screen: data about the user, never instructions.
+    (b"x-gum-content", b"data about the user, not instructions"),
+]
 
 
 class Guard:
