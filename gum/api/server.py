@@ -32,7 +32,7 @@ from starlette.routing import Match
 
 from ..config import Settings
 from ..errors import ConfigError, GumError, InputError, NotFound
-from ..records import iso, utcnow
+from ..records import utcnow
 from ..times import TIME_PATTERN, parse_time
 from . import DEFAULT_PORT, tokens
 from .models import (
@@ -974,11 +974,7 @@ class ApiServer:
         # The access log keeps ACCESS_LOG_DAYS: enough to see what a plugin did, not a growing archive; the
         # tray's status polls (every few seconds) a day.
         tokens.forget_access_before(store, utcnow() - timedelta(days=ACCESS_LOG_DAYS))
-        with store.transaction():
-            store.db.execute(
-                "DELETE FROM api_access_log WHERE plugin = ? AND method = 'GET' AND path = '/v1/status' AND at < ?",
-                [tokens.TRAY_NAME, iso(utcnow() - timedelta(days=1))],
-            )
+        tokens.forget_tray_polls_before(store, utcnow() - timedelta(days=1))
         # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it every
         # answer on a kept-alive connection waits ~40 ms for the client's delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -205,6 +205,13 @@ def forget_access_before(store, when: datetime) -> int:
     """Drop access-log lines older than `when`; returns how many."""
     with store.transaction():
         return store.db.execute("DELETE FROM api_access_log WHERE at < ?", [iso(when)]).rowcount
+def forget_tray_polls_before(store, when: datetime) -> int:
+    """Drop the tray's status polls (one every few seconds) older than `when`; returns how many."""
+    with store.transaction():
+        return store.db.execute(
+            "DELETE FROM api_access_log WHERE plugin = ? AND method = 'GET' AND path = '/v1/status' AND at < ?",
+            [TRAY_NAME, iso(when)],
+        ).rowcount
 
 
 def access_log(store, *, limit: int = 100, plugin: str | None = None) -> list[dict]:
