@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from helpers import free_port
 
 from gum.api import tokens
 from gum.api.client import ApiError, Client
@@ -29,20 +30,6 @@ def runtime_dir(tmp_path, monkeypatch):
     os.chmod(d, 0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", d)
     yield d
-
-
-@pytest.fixture
-def agent():
-    from gum.agent import Agent
-    from gum.config import Settings
-
-    return Agent(Settings(observers=[]), observers=[], serve_api=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_listener_squatting_the_port_receives_no_token_from_the_tray(runtime_dir):
@@ -93,13 +80,6 @@ def test_the_tray_talks_over_the_private_socket_and_its_token_is_refused_over_tc
     finally:
         api.stop()
     assert not api.socket_path.exists()
-
-
-@pytest.fixture
-def server(agent):
-    api = ApiServer(agent, port=0, rate_per_minute=0).start()
-    yield api
-    api.stop()
 
 
 class WindowObserver:
