@@ -68,8 +68,9 @@ _URL_CREDENTIALS = re.compile(
     r"(?i)\b([a-z][a-z0-9+.-]{1,20}:\s?/{1,2}\s?)([^\s/:,;@]{1,100}\s?[:,;]\s?[^\s/@]{1,200}?)(\s?@)"
 )
 _AUTHORIZATION = re.compile(
-    r"(?i)(?<![A-Za-z])((?:proxy-)?authorization\s*[:=：]?\s*(?:basic|bearer|token|digest|negotiate|ntlm)?\s*)"
-    r"(?!(?i:basic|bearer|token|digest|negotiate|ntlm)\b)(?=[A-Za-z0-9._~+/=-]{6,})(?=\S*[0-9A-Z=+/])"
+    r"(?i)(?<![A-Za-z])((?:proxy-)?authorization(?:\s*[:=：]\s*(?:(?:basic|bearer|token|digest|negotiate|ntlm)\s+)?|"
+    r"\s+(?:basic|bearer|token|digest|negotiate|ntlm)\s+))"
+    r"(?!(?i:basic|bearer|token|digest|negotiate|ntlm)\b)(?=[A-Za-z0-9._~+/=-]{6,})(?-i:(?=\S*[0-9A-Z=+/]))"
     r"([A-Za-z0-9._~+/=-]+)"
 )
 # Token formats, by their fixed prefix. The part after the prefix only has to start here: OCR splits long
@@ -313,8 +314,10 @@ class Redactor:
         if value.startswith(_PLACEHOLDER_START):
             return False
         sep = m.group("sep")
-        # "password reset", "secret garden": no separator and not password-shaped is ordinary text.
-        return bool(sep.strip()) or "\t" in sep or bool(_LOOKS_LIKE_A_PASSWORD.match(value))
+        # "password reset", "the secret is not kept": no separator ("is" is not one) and not password-shaped
+        # is ordinary text.
+        has_separator = bool(re.sub(r"(?i)\bis\b", "", sep).strip()) or "\t" in sep
+        return has_separator or bool(_LOOKS_LIKE_A_PASSWORD.match(value))
 
     def _cards(self, text: str) -> str:
         out, pos = [], 0

@@ -207,6 +207,9 @@ CLEAN = [
     "Set PORT=8080 and HOST=127.0.0.1 in the .env file.",
     "Authorization is handled by the platform team, see the wiki.",
     "basic understanding of linear algebra is enough for this course.",
+    "It redacts Authorization headers, 30-odd token formats and more.",
+    "A kept screenshot whose text held a secret is not kept.",
+    'curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:8765/v1/query?q=x"',
 ]
 
 
