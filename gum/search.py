@@ -100,7 +100,7 @@ def _is_common(store: Store, term: str, total: int) -> bool:
     """Whether `term` is in more than COMMON_TERM_SHARE of `total` propositions (cached per database)."""
     if total < COMMON_TERM_MIN_ROWS:
         return False
-    key = (id(store.db.conn), term)
+    key = (store.connection_key, term)
     hit = _common_cache.get(key)
     if hit is not None and abs(hit[0] - total) <= total * 0.1:
         return hit[1]
@@ -216,9 +216,9 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace):
         return [], None, None
     t0 = time.perf_counter()
     # Propositions written before the model was installed catch up a few at a time.
-    vectors.backfill(store.db, store.user_name, limit=32)
-    idx = vectors.index_for(store.db)
-    idx.refresh(store.db)
+    vectors.backfill(store, store.user_name, limit=32)
+    idx = vectors.index_for(store)
+    idx.refresh(store)
     t1 = time.perf_counter()
     qvec = enc.encode([text])[0]
     t2 = time.perf_counter()

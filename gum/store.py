@@ -132,6 +132,27 @@ class Store:
         # of the API token acting (the API sets it per request). Recorded with every feedback row.
         self.actor = "user"
 
+    @property
+    def connection_key(self) -> int:
+        """Tells databases apart for caches kept beside the store (the search's common-term cache)."""
+        return id(self.db.conn)
+
+    def insert_distractors(self, rows: list[tuple[str, str, int, int, datetime, datetime]]) -> list[int]:
+        """Bulk-insert active propositions (text, reasoning, confidence, decay, created, updated) with no evidence:
+        the distractors of `gum eval --haystack`. Returns their ids."""
+        ids = []
+        with self.transaction():
+            for text, reasoning, conf, decay, created, updated in rows:
+                cur = self.db.conn.execute(
+                    "INSERT INTO propositions (text, reasoning, confidence, model_confidence, decay, status, source, "
+                    "confidence_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', 'haystack', '{}', ?, ?)",
+                    [text, reasoning, conf, conf, decay, iso(created), iso(updated)])
+                ids.append(cur.lastrowid)
+            if ids:
+                self.db.conn.execute(
+                    f"UPDATE propositions SET root_id = id WHERE id IN ({','.join('?' * len(ids))})", ids)
+        return ids
+
     # -- transactions ------------------------------------------------------------------------------
 
     @contextmanager
