@@ -668,14 +668,7 @@ class Store:
         until: datetime | None = None,
         order: str = "p.updated_at DESC, p.id DESC",
     ) -> list[Proposition]:
-        where = [f"p.status IN ({','.join('?' * len(statuses))})"]
-        params: list = list(statuses)
-        if since:
-            where.append("p.updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("p.created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until, "p.")
         sql = _PROP_SELECT + f" WHERE {' AND '.join(where)} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -747,14 +740,7 @@ class Store:
         cap: int | None = None,
     ) -> list[int] | None:
         """Ids of the propositions alive in the window (as `propositions` filters); None if more than `cap`."""
-        where = [f"status IN ({','.join('?' * len(statuses))})"]
-        params: list = list(statuses)
-        if since:
-            where.append("updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until)
         sql = f"SELECT id FROM propositions WHERE {' AND '.join(where)}"
         if cap is not None:
             sql += f" LIMIT {int(cap) + 1}"
@@ -1008,6 +994,20 @@ class Store:
     def close(self) -> None:
         vectors.forget(self.db)
         self.db.conn.close()
+
+
+def _window(statuses: tuple[str, ...], since: datetime | None, until: datetime | None,
+            prefix: str = "") -> tuple[list[str], list]:
+    """WHERE terms for propositions of these statuses alive in the window: updated since, created until."""
+    where = [f"{prefix}status IN ({','.join('?' * len(statuses))})"]
+    params: list = list(statuses)
+    if since:
+        where.append(f"{prefix}updated_at >= ?")
+        params.append(iso(since))
+    if until:
+        where.append(f"{prefix}created_at <= ?")
+        params.append(iso(until))
+    return where, params
 
 
 def _clamp(value) -> int:
