@@ -302,7 +302,7 @@ class Agent:
         for obs in self.observers:
             try:
                 h = obs.health()
-            except Exception as exc:  # noqa: BLE001 - a broken health() is itself ill health
+            except Exception as exc:
                 h = {"ok": False, "detail": f"health check failed: {exc}"}
             if h.get("ok") or str(h.get("detail", "")).startswith("unsupported") or self.is_paused():
                 continue
@@ -317,7 +317,7 @@ class Agent:
                 self.store().log_event("observer", message)
                 obs.stop()
                 obs.start()
-            except Exception as exc:  # noqa: BLE001 - reported; retried after the back-off
+            except Exception as exc:
                 self.last_error = f"restarting {obs.name}: {exc}"
 
     def clean_up(self) -> dict:
@@ -390,7 +390,7 @@ class Agent:
                 from .keys import protection
 
                 self._protection = protection().describe()
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
+            except Exception as exc:
                 self._protection = f"unknown ({exc})"
         return self._protection
 
@@ -401,7 +401,7 @@ class Agent:
         for obs in self.observers:
             try:
                 h = dict(obs.health())
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
+            except Exception as exc:
                 h = {"ok": False, "detail": f"health check failed: {exc}"}
             if self.restarts.get(obs.name):
                 h["restarts"] = self.restarts[obs.name]
@@ -472,7 +472,7 @@ class Agent:
             obs.attach(self._emit_for(obs), paused=self.is_paused, activity=self.activity)
             try:
                 obs.start()
-            except Exception as exc:  # noqa: BLE001 - one observer failing must not stop the others
+            except Exception as exc:
                 obs.fail(f"could not start: {exc.__class__.__name__}: {exc}")
         t = threading.Thread(target=self._engine_loop, name="gum-engine", daemon=True)
         t.start()
@@ -514,7 +514,7 @@ class Agent:
                 log.exception("stopping observer %s", obs.name)
         try:
             self.intake.close_all("stop")
-        except Exception:  # noqa: BLE001 - left open, they are closed at the next start
+        except Exception:
             log.exception("closing activity segments")
         if self.api is not None:
             self.api.stop()
