@@ -320,6 +320,8 @@ def test_the_python_api_observes_counts_input_and_redacts_like_gum_start(x):
             x.xdotool("click", "1")
             x.xdotool("type", "--delay", "30", "notes")
             await asyncio.to_thread(wait_for, lambda: any(o.observer == "input" for o in stored()), 15)
+            polled = lambda: g.status()["observers"]["window"]["detail"] != "waiting for the first poll"  # noqa: E731
+            await asyncio.to_thread(wait_for, polled, 15)
             return stored(), g.status()
 
     observations, status = asyncio.run(session())
