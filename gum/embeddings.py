@@ -13,7 +13,6 @@ torch), which gum never imports.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -57,11 +56,9 @@ MINILM = EmbedderSpec(
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .backends.embedded import sha256_file  # one way to hash a model file
+
+    return sha256_file(path)
 
 
 def _archive(spec: EmbedderSpec) -> Path:

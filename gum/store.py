@@ -756,14 +756,8 @@ class Store:
         if not ids:
             return []
         # "+p.status": look the ids up by primary key; on the status index SQLite would walk every active row.
-        where = [f"p.id IN ({','.join('?' * len(ids))})", f"+p.status IN ({','.join('?' * len(statuses))})"]
-        params: list = [*ids, *statuses]
-        if since:
-            where.append("p.updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("p.created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until, "p.", status="+p.status")
+        where, params = [f"p.id IN ({','.join('?' * len(ids))})", *where], [*ids, *params]
         return [_row_to_proposition(r) for r in self._rows(_PROP_SELECT + f" WHERE {' AND '.join(where)}", params)]
 
     # -- what the user says ------------------------------------------------------------------------
@@ -997,9 +991,10 @@ class Store:
 
 
 def _window(statuses: tuple[str, ...], since: datetime | None, until: datetime | None,
-            prefix: str = "") -> tuple[list[str], list]:
-    """WHERE terms for propositions of these statuses alive in the window: updated since, created until."""
-    where = [f"{prefix}status IN ({','.join('?' * len(statuses))})"]
+            prefix: str = "", *, status: str | None = None) -> tuple[list[str], list]:
+    """WHERE terms for propositions of these statuses alive in the window: updated since, created until.
+    `status` overrides the status column's expression ("+p.status" keeps SQLite off the status index)."""
+    where = [f"{status or prefix + 'status'} IN ({','.join('?' * len(statuses))})"]
     params: list = list(statuses)
     if since:
         where.append(f"{prefix}updated_at >= ?")
