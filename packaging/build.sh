@@ -15,6 +15,9 @@
 # cache, and on Linux dpkg-deb. It is CPU heavy (PyInstaller's analysis, compression): `nice` it on a shared
 # machine. It prints how long each step took.
 set -euo pipefail
+# What this script writes is installed for every user of the machine: a private umask (077, as some CI runners
+# and hardened logins have) would make /opt/gum root-only and dpkg-deb refuses a 0700 DEBIAN folder.
+umask 022
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=${PYTHON:-python3}
@@ -125,6 +128,8 @@ PYEOF
     sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$size_kb/" \
       packaging/deb/control.in > "$stage/DEBIAN/control"
     install -m 755 packaging/deb/postinst packaging/deb/postrm "$stage/DEBIAN/"
+    # Whatever folder the build came from (a pytest temporary folder is 0700), every user reads and runs the app.
+    chmod -R u+rwX,go+rX,go-w "$stage"
     deb="$OUT/gum-desktop_${VERSION}_${arch}.deb"
     # zstd: the model (most of the bytes) does not compress, and xz would spend minutes failing to.
     dpkg-deb --root-owner-group -Zzstd --build "$stage" "$deb"

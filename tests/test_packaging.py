@@ -193,6 +193,10 @@ def test_the_package_lays_out_opt_usr_bin_the_launcher_and_the_icon(deb, install
     for size in (48, 64, 128, 256):
         assert (installed / f"usr/share/icons/hicolor/{size}x{size}/apps/gum.png").is_file()
     assert (installed / "DEBIAN" / "postrm").is_file()
+    # Installed for every user: nothing in the package is private to root or writable by others.
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    modes = [line.split()[0] for line in listing.splitlines()]
+    assert modes and all(m[7] == "r" and m[8] != "w" for m in modes if not m.startswith("l")), listing[:2000]
 
 
 @package
