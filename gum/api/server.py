@@ -51,6 +51,7 @@ from .models import (
     RevokeBody,
     Revoked,
     Status,
+    Timeline,
     TokenBody,
     TokenCreated,
     Tokens,
@@ -423,6 +424,42 @@ def observations(
     )
     call.items = len(obs)
     return Observations(observations=[Observation.of(o) for o in obs])
+
+
+@route("GET", "/v1/timeline", "propositions:read", Timeline)
+def timeline(
+    call: CallDep,
+    day: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                     description="the local day, YYYY-MM-DD (default: today)")] = None,
+    tz: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$",
+                                    description="an IANA time zone (default: the agent's own)")] = None,
+) -> Timeline:
+    """One day: activity segments per app, gaps, time per app for the day and week, what gum learned.
+
+    Apps, times and proposition ids need propositions:read; window titles and screen text observations:read."""
+    from datetime import date
+
+    from .. import timeline as tl
+
+    zone = None
+    if tz:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise HttpError(400, f"'tz': unknown time zone {tz!r} (use a name such as Europe/Paris)") from None
+    try:
+        when = date.fromisoformat(day) if day else tl.local_day(utcnow(), zone)
+    except ValueError:
+        raise HttpError(400, f"'day': {day!r} is not a date (YYYY-MM-DD)") from None
+    titles = call.token.allows("observations:read")
+    try:
+        d = tl.load(call.store, when, zone, excerpt=240 if titles else 0)
+    except OverflowError:  # the first or last days a datetime can hold have no week around them
+        raise HttpError(400, f"'day': {day!r} is out of range") from None
+    call.items = sum(len(lane.blocks) for lane in d.lanes)
+    return Timeline.of(d, titles=titles, shown=lambda props: _shown_to(call.token, props))
 
 
 @route("GET", "/v1/calibration", "propositions:read", Calibration)
