@@ -390,6 +390,13 @@ def load(store, day: date, tz: tzinfo | None = None, *, now: datetime | None = N
                  week=week, week_start_at=week_from, week_start=first)
 
 
+def nothing(day: date) -> Day:
+    """A day with nothing in it (one at the very edge of what a datetime can hold)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return Day(day=day, start=start, end=start, now=start, lanes=[], gaps=[], totals=[], week=[], week_start=day,
+               learned=[], recorded_s=0.0, active_s=0.0, active_basis="segments")
+
+
 # -- as text -----------------------------------------------------------------------------------------------
 
 

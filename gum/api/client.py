@@ -167,9 +167,9 @@ class Client:
         """[{"confidence", "confirmed", "rejected"}, ...] per confidence level."""
         return self._request("GET", "/v1/calibration")["levels"]
 
-    def timeline(self, day: str | None = None, tz: str | None = None) -> dict:
+    def timeline(self, day: str | None = None) -> dict:
         """One local day (YYYY-MM-DD, default today): lanes of activity per app, gaps, totals, what was learned."""
-        return self._request("GET", "/v1/timeline", params={"day": day, "tz": tz})
+        return self._request("GET", "/v1/timeline", params={"day": day})
 
     def pause(self, seconds: float | None = None) -> dict:
         """Stop observing for `seconds` (None: until resume); returns the status."""

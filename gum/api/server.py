@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import anyio
@@ -429,35 +429,20 @@ def observations(
 @route("GET", "/v1/timeline", "propositions:read", Timeline)
 def timeline(
     call: CallDep,
-    day: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                                     description="the local day, YYYY-MM-DD (default: today)")] = None,
-    tz: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$",
-                                    description="an IANA time zone (default: the agent's own)")] = None,
+    day: Annotated[date | None, Query(description="the local day, YYYY-MM-DD (default: today)")] = None,
 ) -> Timeline:
     """One day: activity segments per app, gaps, time per app for the day and week, what gum learned.
 
-    Apps, times and proposition ids need propositions:read; window titles and screen text observations:read."""
-    from datetime import date
-
+    The day is the agent's local day (its time zone, daylight saving included). Apps, times and proposition
+    ids need propositions:read; window titles and screen text observations:read."""
     from .. import timeline as tl
 
-    zone = None
-    if tz:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise HttpError(400, f"'tz': unknown time zone {tz!r} (use a name such as Europe/Paris)") from None
-    try:
-        when = date.fromisoformat(day) if day else tl.local_day(utcnow(), zone)
-    except ValueError:
-        raise HttpError(400, f"'day': {day!r} is not a date (YYYY-MM-DD)") from None
+    when = day or tl.local_day(utcnow())
     titles = call.token.allows("observations:read")
     try:
-        d = tl.load(call.store, when, zone, excerpt=240 if titles else 0)
-    except OverflowError:  # the first or last days a datetime can hold have no week around them
-        raise HttpError(400, f"'day': {day!r} is out of range") from None
+        d = tl.load(call.store, when, excerpt=240 if titles else 0)
+    except OverflowError:  # the first and last days a datetime can hold: nothing can have been recorded
+        d = tl.nothing(when)
     call.items = sum(len(lane.blocks) for lane in d.lanes)
     return Timeline.of(d, titles=titles, shown=lambda props: _shown_to(call.token, props))
 
