@@ -120,9 +120,9 @@ def describe(view: DayView, b: Block) -> str:
     d = b.d
     lane = view.lanes[b.lane]
     span = f"{clock(view.start + timedelta(seconds=b.s))}–{clock(view.start + timedelta(seconds=b.e))}"
-    lines = [f"<b>{_esc(d.get('title') or lane['label'])}</b>", f"{_esc(lane['label'])} · {span} "
+    lines = [f"<b>{_esc(d.get('title') or lane['label'])}</b>", (f"{_esc(lane['label'])} · {span} "
              f"({duration(b.e - b.s)}{', continues past midnight' if d.get('cut_end') else ''}"
-             f"{', from the day before' if d.get('cut_start') else ''})"]
+             f"{', from the day before' if d.get('cut_start') else ''})")]
     inputs = ", ".join(f"{d[k]} {k}" for k in ("keys", "clicks", "scrolls") if d.get(k)) or "no input"
     lines.append(f"Input: {inputs} · active {duration(d.get('active_s', 0))} · dwell {duration(d.get('dwell_s', 0))}")
     kind = {"glance": "a glance (not read by the model)", "known": "a repeat of something already read",
@@ -616,8 +616,8 @@ class TimelineView(QWidget):
                 head = QTreeWidgetItem(["Not from an activity of this day", ""])
             else:
                 b = v.by_id[seg]
-                head = QTreeWidgetItem([f"{clock(v.start + timedelta(seconds=b.s))} "
-                                        f"{v.lanes[b.lane]['label']} — {b.d.get('title') or ''}", ""])
+                head = QTreeWidgetItem([(f"{clock(v.start + timedelta(seconds=b.s))} "
+                                        f"{v.lanes[b.lane]['label']} — {b.d.get('title') or ''}"), ""])
                 head.setData(0, ROLE_BLOCK, seg)
             for e in groups[seg]:
                 text = e["text"] or "(rejected or revoked: not shown)"
