@@ -231,6 +231,8 @@ class MemoryWindow(QMainWindow):
     def reload_all(self) -> None:
         self.refresh()
         self.load_calibration()
+        if self.tabs.currentWidget() is self.timeline or self.timeline.view is not None:
+            self.timeline.load()
 
     def refresh(self) -> None:
         """Load the list again: search results when there is a search, else the newest propositions."""

@@ -9,6 +9,7 @@ user scrolls or zooms.
 from __future__ import annotations
 
 import bisect
+import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,11 +20,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QScrollBar,
+    QSizePolicy,
     QSplitter,
     QToolTip,
     QTreeWidget,
@@ -33,6 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from .proposition_model import parse_time
+
+log = logging.getLogger("gum.ui.timeline")
 
 # Tableau 10: distinct colours that read on white; an app keeps its colour from day to day (hash of its name).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
@@ -47,6 +52,10 @@ MIN_TICK_PX = 64
 ROLE_PROP = Qt.UserRole + 1
 ROLE_BLOCK = Qt.UserRole + 2
 GAP_TEXT = {"idle": "idle", "paused": "not recorded (paused)", "excluded": "not recorded (excluded window)"}
+GAP_SHORT = {"idle": "idle", "paused": "paused", "excluded": "excluded"}
+GAP_WHY = {"idle": "Idle or away: nothing happened on screen", "paused": "Not recorded: observing was paused",
+           "excluded": "Not recorded: an excluded window (a password manager, a private window…) was in front"}
+LEGEND = "solid: mostly typing, clicking, scrolling · light: mostly reading · hatched: not recorded"
 
 
 def colour(app: str) -> QColor:
@@ -115,7 +124,7 @@ class DayView:
                    {p["id"]: p for p in d.get("propositions", [])}, by_id)
 
 
-def describe(view: DayView, b: Block) -> str:
+def describe(view: DayView, b: Block, *, evidence: bool = True) -> str:
     """What hovering or selecting a block says: title, span, input, dwell and what it is evidence for."""
     d = b.d
     lane = view.lanes[b.lane]
@@ -129,7 +138,7 @@ def describe(view: DayView, b: Block) -> str:
             "empty": "no text", "open": "still going on"}.get(d.get("kind"))
     if kind:
         lines.append(f"<i>{kind}</i>")
-    if d.get("propositions"):
+    if evidence and d.get("propositions"):
         lines.append("Evidence for:")
         for pid in d["propositions"][:8]:
             p = view.props.get(pid)
@@ -155,7 +164,7 @@ class TimelineCanvas(QWidget):
         self.hover: Block | None = None
         self.selected: Block | None = None
         self.setMouseTracking(True)
-        self.setMinimumHeight(AXIS_H + LANE_H * 3 + GAP_H)
+        self.setMinimumHeight(AXIS_H + LANE_H * 3 + GAP_H * 2)
         self.setFocusPolicy(Qt.StrongFocus)
 
     # -- data and geometry -----------------------------------------------------------------------------
@@ -166,7 +175,7 @@ class TimelineCanvas(QWidget):
         self.first_s, self.visible_s = 0.0, view.span_s if view else 86400.0
         if view is not None:
             self.fit_activity()
-        self.setMinimumHeight(AXIS_H + LANE_H * max(3, len(view.lanes) if view else 0) + GAP_H + 4)
+        self.setMinimumHeight(self.sizeHint().height())
         self.updateGeometry()
         self.update()
         self.view_changed.emit()
@@ -187,7 +196,7 @@ class TimelineCanvas(QWidget):
 
     def sizeHint(self) -> QSize:
         n = len(self.view.lanes) if self.view else 3
-        return QSize(900, AXIS_H + LANE_H * max(3, n) + GAP_H + 4)
+        return QSize(900, AXIS_H + LANE_H * max(3, n) + GAP_H * 2 + 4)
 
     def plot_w(self) -> float:
         return max(1.0, self.width() - LABEL_W - 8)
@@ -249,10 +258,24 @@ class TimelineCanvas(QWidget):
         if b is not self.hover:
             self.hover = b
             self.update()
+        gap = self.gap_at(pos.x(), pos.y()) if b is None else None
         if b is not None:
             QToolTip.showText(event.globalPosition().toPoint(), describe(self.view, b), self)
+        elif gap is not None:
+            a, e, kind = gap
+            start = self.view.start
+            QToolTip.showText(event.globalPosition().toPoint(), f"{GAP_WHY[kind]}<br>"
+                              f"{clock(start + timedelta(seconds=a))}–{clock(start + timedelta(seconds=e))} "
+                              f"({duration(e - a)})", self)
         else:
             QToolTip.hideText()
+
+    def gap_at(self, x: float, y: float) -> tuple[float, float, str] | None:
+        """The idle or not-recorded span under the pointer, if any."""
+        if self.view is None or x < LABEL_W or y < AXIS_H:
+            return None
+        s = self.s_of(x)
+        return next((g for g in self.view.gaps if g[0] <= s <= g[1]), None)
 
     def leaveEvent(self, event) -> None:
         self.hover = None
@@ -328,10 +351,11 @@ class TimelineCanvas(QWidget):
             if kind != "idle":
                 p.fillRect(QRectF(x0, AXIS_H, max(1.0, x1 - x0), max(LANE_H, bottom - AXIS_H)),
                            QBrush(HATCH, Qt.BDiagPattern))
-            text = GAP_TEXT[kind]
-            if x1 - x0 > p.fontMetrics().horizontalAdvance(text) + 6:
+            # The long name where it fits, else the short one (it may run past a narrow span's ends).
+            text = GAP_TEXT[kind] if x1 - x0 > p.fontMetrics().horizontalAdvance(GAP_TEXT[kind]) + 4 else GAP_SHORT[kind]
+            if x1 - x0 > 6:
                 p.setPen(QPen(QColor(110, 110, 110)))
-                p.drawText(QRectF(x0, bottom + 1, x1 - x0, GAP_H - 2), Qt.AlignCenter, text)
+                p.drawText(QRectF(x0 - 40, bottom + 1, x1 - x0 + 80, GAP_H - 2), Qt.AlignCenter, text)
         # The blocks: only those in view; of blocks that fall on one pixel column, one is drawn.
         p.setPen(Qt.NoPen)
         for i, lane in enumerate(v.blocks):
@@ -386,6 +410,9 @@ class TimelineCanvas(QWidget):
                        "Nothing recorded this day." if not v.gaps else "")
         p.setPen(grid_pen)
         p.drawLine(QPointF(left, AXIS_H - 4), QPointF(right, AXIS_H - 4))
+        p.setFont(small)
+        p.setPen(QPen(QColor(120, 120, 120)))
+        p.drawText(QRectF(left, bottom + GAP_H, right - left, GAP_H), Qt.AlignRight | Qt.AlignVCenter, LEGEND)
         p.end()
 
 
@@ -420,7 +447,7 @@ class AppBars(QWidget):
         # The legend.
         x = label_w
         for name, alpha in (("active (input)", 255), ("passive (reading)", 110)):
-            c = QColor(PALETTE[0])
+            c = QColor(90, 90, 90)
             c.setAlpha(alpha)
             p.fillRect(QRectF(x, 6, 12, 10), c)
             p.drawText(QRectF(x + 16, 0, 130, 22), Qt.AlignVCenter | Qt.AlignLeft, name)
@@ -467,12 +494,16 @@ class TimelineView(QWidget):
         self.next_button.setToolTip("The day after")
         self.today_button = QPushButton("Today")
         self.summary = QLabel()
+        # A long message (the agent cannot be reached) must not widen the window: it is cut, and in full as tip.
+        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.zoom_out = QPushButton("−")
         self.zoom_in = QPushButton("+")
         self.fit_button = QPushButton("Fit")
         for b, tip in ((self.zoom_out, "Zoom out (Ctrl+wheel)"), (self.zoom_in, "Zoom in (Ctrl+wheel)"),
                        (self.fit_button, "Show the part of the day with activity")):
             b.setToolTip(tip)
+            b.setFixedWidth(44)
+        for b in (self.prev_button, self.next_button):
             b.setFixedWidth(44)
         for w in (self.prev_button, self.date, self.next_button, self.today_button):
             bar.addWidget(w)
@@ -505,8 +536,11 @@ class TimelineView(QWidget):
         ll.addWidget(self.evidence_for, 1)
 
         self.learned = QTreeWidget()
-        self.learned.setHeaderLabels(["What gum learned", ""])
-        self.learned.setColumnWidth(0, 300)
+        self.learned.setHeaderLabels(["Activity, then the proposition", "What happened"])
+        self.learned.setColumnWidth(0, 320)
+        self.learned.header().setStretchLastSection(False)
+        self.learned.header().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.learned.header().setSectionResizeMode(1, QHeaderView.ResizeToContents)
         middle = QWidget()
         ml = QVBoxLayout(middle)
         ml.setContentsMargins(0, 0, 0, 0)
@@ -533,8 +567,9 @@ class TimelineView(QWidget):
         split = QSplitter(Qt.Vertical)
         split.addWidget(top)
         split.addWidget(lower)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        self.split = split
         layout.addWidget(split, 1)
 
         self.prev_button.clicked.connect(lambda: self.set_day(self.day() - timedelta(days=1)))
@@ -580,6 +615,7 @@ class TimelineView(QWidget):
 
     def _failed(self, message: str) -> None:
         self.summary.setText(f"Could not load the timeline: {message}")
+        self.summary.setToolTip(message)
         self.load_failed.emit(message)
 
     def show_day(self, d: dict) -> None:
@@ -596,6 +632,12 @@ class TimelineView(QWidget):
         self._show_learned()
         self._show_bars()
         self._on_block(None)
+        log.info("timeline: %s shown, %d activities in %d lanes", d["day"], len(self.view.by_id), len(d["lanes"]))
+        # The lanes get the height they need (within reason); the panes below take the rest.
+        need = self.canvas.sizeHint().height() + self.scroll.sizeHint().height() + 4
+        total = sum(self.split.sizes()) or self.height()
+        top = min(need, int(total * 0.6))
+        self.split.setSizes([top, max(0, total - top)])
         self.loaded.emit(self.view)
 
     def _show_bars(self) -> None:
@@ -639,7 +681,8 @@ class TimelineView(QWidget):
         if d is None or self.view is None:
             self.detail.setText("Hover over a block to see what it was; click it to keep it here.")
             return
-        self.detail.setText(describe(self.view, self.view.by_id[d["id"]]))
+        self.detail.setText(describe(self.view, self.view.by_id[d["id"]], evidence=False))
+        log.info("timeline: activity #%s selected", d["id"])
         for pid in d.get("propositions") or []:
             p = self.view.props.get(pid)
             item = QListWidgetItem(f"#{pid} {p['text'] if p else ''}")
