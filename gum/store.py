@@ -540,18 +540,19 @@ class Store:
         return [(r, parse_ts(a), parse_ts(b)) for r, a, b in rows]
 
     def activity(self, since: datetime, until: datetime, *, lookback: timedelta = timedelta(days=1),
-                 excerpt: int = 0) -> list[Observation]:
+                 excerpt: int = 0, excerpt_since: datetime | None = None) -> list[Observation]:
         """The activity segments and input summaries that overlap [since, until), oldest first, with at most
-        `excerpt` characters of their text (0: none; a day of segments holds megabytes of screen text).
+        `excerpt` characters of their text (0: none; a day of segments holds megabytes of screen text), for
+        those that end after `excerpt_since` only when it is given.
 
         An observation that started more than `lookback` before `since` is not looked for (segments close at
         a maximum length of minutes; the bound keeps the read on the time index)."""
         rows = self._rows(
-            f"SELECT id, observer, app, window, substr(text, 1, {int(excerpt)}) AS text, ts, ts_end, "
-            "NULL AS image_path, repeats, meta FROM observations "
+            f"SELECT id, observer, app, window, CASE WHEN ts_end >= ? THEN substr(text, 1, {int(excerpt)}) "
+            "ELSE '' END AS text, ts, ts_end, NULL AS image_path, repeats, meta FROM observations "
             "WHERE ts >= ? AND ts < ? AND ts_end >= ? "
             "AND (observer = 'input' OR json_extract(meta, '$.segment') IS NOT NULL) ORDER BY ts, id",
-            [iso(since - lookback), iso(until), iso(since)])
+            [iso(excerpt_since or since), iso(since - lookback), iso(until), iso(since)])
         return [_row_to_observation(r) for r in rows]
 
     def cited_by(self, obs_ids: Iterable[int], statuses: tuple[str, ...] = VISIBLE) -> dict[int, list[int]]:
@@ -563,7 +564,7 @@ class Store:
             part = ids[i:i + 500]
             rows = self.db.execute(
                 "SELECT e.observation_id, p.id FROM evidence e JOIN propositions p ON p.id = e.proposition_id "
-                f"WHERE e.observation_id IN ({','.join('?' * len(part))}) AND p.status IN ({marks}) "
+                f"WHERE e.observation_id IN ({','.join('?' * len(part))}) AND +p.status IN ({marks}) "
                 "ORDER BY e.observation_id, p.id", [*part, *statuses]).fetchall()
             for oid, pid in rows:
                 out.setdefault(oid, []).append(pid)

@@ -19,6 +19,7 @@ One local day (the user's own midnight to midnight, 23 or 25 hours on a daylight
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -51,9 +52,15 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def intersect(xs: list[Interval], ys: list[Interval]) -> list[Interval]:
-    """The intersection of two merged interval lists."""
-    out, i, j = [], 0, 0
+    """The intersection of two merged interval lists (the longer is best second: it is entered by bisection)."""
+    if not xs or not ys:
+        return []
+    out, i = [], 0
+    j = bisect.bisect_right(ys, (xs[0][0], xs[0][0])) - 1 if len(ys) > 8 else 0  # the first that can overlap
+    j = max(j, 0)
     while i < len(xs) and j < len(ys):
+        if ys[j][0] >= xs[-1][1]:
+            break
         a, b = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
         if a < b:
             out.append((a, b))
@@ -62,6 +69,32 @@ def intersect(xs: list[Interval], ys: list[Interval]) -> list[Interval]:
         else:
             j += 1
     return out
+
+
+class Coverage:
+    """How much of any interval a merged interval list covers, in O(log n) (prefix sums over its lengths)."""
+
+    def __init__(self, merged: list[Interval]):
+        self.starts = [a.timestamp() for a, _ in merged]
+        self.ends = [b.timestamp() for _, b in merged]
+        self.cum = [0.0]
+        for a, b in zip(self.starts, self.ends):
+            self.cum.append(self.cum[-1] + b - a)
+
+    def within(self, a: datetime, b: datetime) -> float:
+        """Seconds of [a, b) covered."""
+        x, y = a.timestamp(), b.timestamp()
+        i = bisect.bisect_right(self.ends, x)  # the first interval that ends after a
+        j = bisect.bisect_left(self.starts, y)  # the intervals that start before b end at j
+        if i >= j:
+            return 0.0
+        total = self.cum[j] - self.cum[i]
+        total -= max(0.0, x - self.starts[i])  # the part of the first one before a
+        total -= max(0.0, self.ends[j - 1] - y)  # the part of the last one after b
+        return max(0.0, total)
+
+    def of(self, intervals: Iterable[Interval]) -> float:
+        return sum(self.within(a, b) for a, b in intervals)
 
 
 def seconds(intervals: Iterable[Interval]) -> float:
@@ -272,22 +305,25 @@ def _active_of(blocks: list[Block], active: list[Interval] | None) -> list[Inter
 def totals(blocks: list[Block], active: list[Interval] | None, *, by_activity: bool = True) -> list[Total]:
     """Per app (and per activity within it) time on screen and active time, overlaps counted once; the
     longest first. `active` None: no input summaries, active time from the blocks' own counts."""
-    act = _active_of(blocks, active)
+    act = Coverage(_active_of(blocks, active))
+    names: dict[str, str] = {}  # title -> the document it names (a day repeats a few titles many times)
     apps: dict[str, list[Block]] = {}
     for b in blocks:
         apps.setdefault(b.app, []).append(b)
     out = []
     for app, items in apps.items():
         union = merge((b.start, b.end) for b in items)
-        t = Total(app, _label(items), seconds(union), seconds(intersect(union, act)))
+        t = Total(app, _label(items), seconds(union), act.of(union))
         if by_activity:
             docs: dict[str, list[Block]] = {}
             for b in items:
-                docs.setdefault(normalize_title(b.title), []).append(b)
+                if b.title not in names:
+                    names[b.title] = normalize_title(b.title)
+                docs.setdefault(names[b.title], []).append(b)
             for doc, parts in docs.items():
                 u = merge((b.start, b.end) for b in parts)
                 title = Counter(b.title for b in parts).most_common(1)[0][0]
-                t.activities.append(Total(doc, title, seconds(u), seconds(intersect(u, act))))
+                t.activities.append(Total(doc, title, seconds(u), act.of(u)))
             t.activities.sort(key=lambda x: (-x.total_s, x.key))
         out.append(t)
     out.sort(key=lambda x: (-x.total_s, x.key))
@@ -322,11 +358,11 @@ def build(
     blocks = _blocks((o for o in observations if is_segment(o)), start, end)
     inputs = [o for o in observations if o.observer == "input"]
     active = active_intervals(inputs) if inputs else None
-    act = _active_of(blocks, active)
+    act = Coverage(_active_of(blocks, active))
     cited = cited or {}
     for b in blocks:
         b.propositions = list(cited.get(b.id, []))
-        b.active_s = seconds(intersect([(b.start, b.end)], act))
+        b.active_s = act.within(b.start, b.end)
 
     lanes = []
     for t in totals(blocks, active, by_activity=False):
@@ -358,7 +394,7 @@ def build(
         day=day, start=start, end=end, now=now, lanes=lanes, gaps=gaps,
         totals=totals(blocks, active), week=totals(week_blocks, active_intervals(week_inputs) if week_inputs else None),
         week_start=week_start or day, learned=learned, recorded_s=seconds(union),
-        active_s=seconds(intersect(union, act)), active_basis="input" if inputs else "segments",
+        active_s=act.of(union), active_basis="input" if inputs else "segments",
         propositions=dict(propositions or {}),
     )
 
@@ -370,8 +406,9 @@ def load(store, day: date, tz: tzinfo | None = None, *, now: datetime | None = N
     start, end = day_bounds(day, tz)
     first = day - timedelta(days=WEEK_DAYS - 1)
     week_from, _ = day_bounds(first, tz)
-    observations = store.activity(start, end, excerpt=excerpt)
-    week = store.activity(week_from, end)
+    # One read for the week; the day's own rows come with the start of their text.
+    week = store.activity(week_from, end, excerpt=excerpt, excerpt_since=start)
+    observations = [o for o in week if (o.ts_end or o.ts) >= start]
     segment_ids = [o.id for o in observations if is_segment(o)]
     cited = store.cited_by(segment_ids)
     ids = sorted({pid for pids in cited.values() for pid in pids})
@@ -379,11 +416,11 @@ def load(store, day: date, tz: tzinfo | None = None, *, now: datetime | None = N
     events = store.proposition_events(start, end)
     evidence = store.evidence_ids(sorted({p.id for _, _, p in events}))
     current, withheld = {}, set()
-    for pid in {p.id for _, _, p in events}:
+    for pid in {p.id for _, _, p in events if p.status == "superseded"}:  # active: the latest already
         latest = store.current(pid)
         if latest.status in ("rejected", "revoked"):
             withheld.add(pid)
-        elif latest.status == "active" and latest.id != pid:
+        elif latest.status == "active":
             current[pid] = latest.id
     return build(day, start, end, observations, store.unrecorded(start, end), now=min(now or utcnow(), end),
                  cited=cited, propositions=props, events=events, evidence=evidence, current=current, withheld=withheld,

@@ -149,3 +149,21 @@ def test_zooming_and_scrolling_keep_the_view_inside_the_day(window, day):
     c.scroll_to(10**9)
     assert c.first_s + c.visible_s == pytest.approx(c.view.span_s)
     assert window.timeline.scroll.value() == int(c.first_s)
+
+
+def test_painting_thousands_of_shapes_does_not_use_up_the_references_to_none(qtbot):
+    # PySide6 6.12 on CPython 3.11 takes a reference from None per void call (ui/qtfix.py): without the
+    # guard, this many paints end the process with "Fatal Python error: none_dealloc".
+    import sys
+
+    from gum.ui.qtfix import keep_none_alive
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    keep_none_alive()
+    img = QImage(40, 30, QImage.Format_ARGB32)
+    p = QPainter(img)
+    for _ in range(50_000):
+        p.drawRect(QRectF(0, 0, 3, 3))
+    p.end()
+    assert sys.getrefcount(None) > 1000

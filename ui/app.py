@@ -49,6 +49,9 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
                         handlers=[logging.StreamHandler(), logfile.handler()])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll is noise
     qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    from .qtfix import keep_none_alive
+
+    keep_none_alive()  # PySide6 6.12 on CPython 3.11 loses a reference to None per call (ui/qtfix.py)
     qt.setApplicationName("gum")
     qt.setQuitOnLastWindowClosed(False)  # the tray icon is the app; closing the Memory window only hides it
     excepthook.install()

@@ -80,6 +80,9 @@ class MemoryWindow(QMainWindow):
 
     def __init__(self, api, parent=None):
         super().__init__(parent)
+        from ..qtfix import keep_none_alive
+
+        keep_none_alive()  # also when the window is used without the tray app (tests, embedding)
         self.api = api
         self.setWindowTitle("gum — Memory")
         self.resize(1220, 720)

@@ -478,6 +478,9 @@ class TimelineView(QWidget):
 
     def __init__(self, api, parent=None):
         super().__init__(parent)
+        from ..qtfix import keep_none_alive
+
+        keep_none_alive()  # a day of thousands of blocks is thousands of calls a paint (ui/qtfix.py)
         self.api = api
         self.view: DayView | None = None
         self._serial = 0
