@@ -1076,6 +1076,7 @@ class Store:
             "propositions": self._rows("SELECT * FROM propositions ORDER BY id"),
             "evidence": self._rows("SELECT * FROM evidence ORDER BY proposition_id, observation_id"),
             "feedback": self._rows("SELECT * FROM feedback_log ORDER BY id"),
+            "unrecorded": self._rows("SELECT * FROM unrecorded ORDER BY id"),
         }
 
     def close(self) -> None:

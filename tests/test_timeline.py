@@ -211,7 +211,9 @@ def test_an_excluded_window_in_front_is_kept_as_time_only(store):
     assert [r for r, _, _ in store.unrecorded(now - timedelta(minutes=1), now + timedelta(minutes=1))] == ["excluded"]
     stored = store.observations(limit=10)
     assert [o.app for o in stored] == ["Mousepad"]
-    assert "bank PIN" not in json.dumps(store.export(), default=str)
+    exported = store.export()
+    assert [r["reason"] for r in exported["unrecorded"]] == ["excluded"]
+    assert "bank PIN" not in json.dumps(exported, default=str) and "KeePass" not in json.dumps(exported, default=str)
 
 
 # -- GET /v1/timeline --------------------------------------------------------------------------------------

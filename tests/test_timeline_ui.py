@@ -68,6 +68,9 @@ def test_the_tab_draws_a_lane_per_app_with_the_days_blocks_gaps_and_totals(windo
     bars = window.timeline.bars.rows
     assert [(r["label"], r["total_s"], r["active_s"]) for r in bars] == [
         ("firefox", 4800, 2100), ("mousepad", 4500, 4500), ("xterm", 1800, 1800)]
+    mousepad = window.timeline.bars.row_at(26 + 22 * 1 + 5)
+    assert [(a["title"], a["total_s"]) for a in mousepad["activities"]] == [
+        ("cover-letter.txt - Mousepad", 3000), ("notes.txt - Mousepad", 1500)], "per activity, in the bar's tip"
     assert "3 h 05" in window.timeline.summary.text() and "1 h 15 not recorded" in window.timeline.summary.text()
     # The canvas shows the morning to the afternoon, and a block is where its time is.
     c = window.timeline.canvas

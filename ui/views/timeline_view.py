@@ -429,7 +429,25 @@ class AppBars(QWidget):
     def set_totals(self, rows: list[dict]) -> None:
         self.rows = rows[:12]
         self.setMinimumHeight(30 + self.ROW * max(3, len(self.rows)))
+        self.setMouseTracking(True)
         self.update()
+
+    def row_at(self, y: float) -> dict | None:
+        i = int((y - 26) // self.ROW)
+        return self.rows[i] if y >= 26 and i < len(self.rows) else None
+
+    def mouseMoveEvent(self, event) -> None:
+        """Over an app's bar: its activities (documents), the longest first."""
+        r = self.row_at(event.position().y())
+        if r is None:
+            QToolTip.hideText()
+            return
+        lines = [(f"<b>{_esc(r['label'])}</b>: {duration(r['total_s'])}, {duration(r['active_s'])} active, "
+                 f"{duration(r['passive_s'])} passive")]
+        for a in r.get("activities", [])[:8]:
+            lines.append(f"{_esc(a['title'][:60]) or '(no title)'}: {duration(a['total_s'])} "
+                         f"({duration(a['active_s'])} active)")
+        QToolTip.showText(event.globalPosition().toPoint(), "<br>".join(lines), self)
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
