@@ -152,6 +152,8 @@ class Agent:
 
     def pause(self, seconds: float | None = None) -> None:
         """Stop observing for `seconds`, or until resume() when None. Observers check this at once."""
+        # The timeline shows the pause as not recorded (extended by intake.due while it lasts).
+        self.intake.note_unrecorded("paused", utcnow(), join=self.is_paused())
         if seconds is None:
             self._paused_forever = True
         else:
@@ -162,6 +164,8 @@ class Agent:
 
     def resume(self) -> None:
         """Observe again now."""
+        if self.is_paused():
+            self.intake.note_unrecorded("paused", utcnow())  # the pause lasted until now
         self._paused_forever = False
         self.paused_until = None
         for obs in self.observers:
@@ -513,6 +517,8 @@ class Agent:
             except Exception:
                 log.exception("stopping observer %s", obs.name)
         try:
+            if self.is_paused():
+                self.intake.note_unrecorded("paused", utcnow())
             self.intake.close_all("stop")
         except Exception:
             log.exception("closing activity segments")

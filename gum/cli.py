@@ -26,6 +26,8 @@ LAZY_COMMANDS = {
     "dedupe": ("gum.repair", "dedupe_command"),
     "doctor": ("gum.doctor", "doctor_command"),
     "service": ("gum.service", "service_command"),
+    "today": ("gum.timeline_cli", "today_command"),
+    "timeline": ("gum.timeline_cli", "timeline_command"),
 }
 
 

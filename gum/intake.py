@@ -128,7 +128,13 @@ class Intake:
         if self.paused():
             self.counts["paused"] += 1
             return None
+        if obs.meta.get("unrecorded") == "excluded":
+            # An observer saying an excluded window is in front: only that time is kept, for the timeline.
+            self.note_unrecorded("excluded", obs.ts, obs.ts_end)
+            self.counts["excluded"] += 1
+            return None
         if (obs.app or obs.window) and self.exclusions.matches(obs.app, obs.window):
+            self.note_unrecorded("excluded", obs.ts, obs.ts_end)
             self.counts["excluded"] += 1
             return None
         # Lines written for an AI are not facts about the user: not stored, not shown to the model. Before
@@ -152,10 +158,19 @@ class Intake:
                 return obs.id
             return self._add_plain(obs)
 
+    def note_unrecorded(self, reason: str, start: datetime, end: datetime | None = None, *, join: bool = True) -> None:
+        """Keep the time nothing was recorded ("paused", "excluded"), never what was on screen; `join`
+        extends the latest such span when it ended within MERGE_WITHIN (a heartbeat)."""
+        self._store().note_unrecorded(reason, start, end, join_within=MERGE_WITHIN if join else None)
+
     def due(self, now: datetime | None = None) -> int:
-        """Close the segments time alone has closed (a switch that lasted, an idle gap). Returns how many."""
+        """Close the segments time alone has closed (a switch that lasted, an idle gap). Returns how many.
+        While observing is paused, the paused span is extended to now."""
+        now = now or utcnow()
+        if self.paused():
+            self.note_unrecorded("paused", now)
         with self._lock:
-            closed = self.segmenter.due(now or utcnow())
+            closed = self.segmenter.due(now)
             self._finish_all(closed)
         return len(closed)
 

@@ -250,3 +250,27 @@ def m_security_001_actor(db: Database) -> None:
     # the tray. A plugin's write is then never mistaken for the user's word.
     if "actor" not in db["feedback_log"].columns_dict:
         db.execute("ALTER TABLE feedback_log ADD COLUMN actor TEXT NOT NULL DEFAULT 'user'")
+
+
+@migrations()
+def m_timeline_001_unrecorded(db: Database) -> None:
+    # The timeline (gum/timeline.py) shows when gum saw nothing because it was told not to: observing paused,
+    # or an excluded window (password manager, private browsing) in front. A span and its reason, never what
+    # was on screen: an excluded window's app and title are exactly what must not be kept. Spans are
+    # extended like heartbeats while the pause or the excluded window lasts.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS unrecorded (
+            id INTEGER PRIMARY KEY,
+            reason TEXT NOT NULL CHECK (reason IN ('paused', 'excluded')),
+            start TEXT NOT NULL,
+            end TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS unrecorded_start ON unrecorded(start)")
+    # When each proposition row was written. created_at is the lineage's birth (a revision inherits it) and
+    # updated_at the time of its latest evidence, so neither says on which day gum revised something.
+    if "inserted_at" not in db["propositions"].columns_dict:
+        db.execute("ALTER TABLE propositions ADD COLUMN inserted_at TEXT")
+        db.execute("UPDATE propositions SET inserted_at = created_at WHERE version = 1 AND source != 'haystack'")
+    db.execute("CREATE INDEX IF NOT EXISTS propositions_inserted ON propositions(inserted_at)")

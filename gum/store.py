@@ -513,6 +513,98 @@ class Store:
         row = self.db.execute("SELECT value FROM agent_state WHERE key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else default
 
+    # -- the timeline: what happened on a day (gum/timeline.py builds it from these reads) -------------
+
+    def note_unrecorded(self, reason: str, start: datetime, end: datetime | None = None, *,
+                        join_within: timedelta | None = None) -> int:
+        """Record that nothing was observed from `start` to `end` because of `reason` ("paused": observing was
+        paused; "excluded": an excluded window was in front). With `join_within`, the latest span of that
+        reason is extended instead when it ended no longer ago than that (a heartbeat). Returns the span's id."""
+        end = end or start
+        with self.transaction():
+            if join_within is not None:
+                last = self.db.execute(
+                    "SELECT id, end FROM unrecorded WHERE reason = ? ORDER BY end DESC, id DESC LIMIT 1",
+                    [reason]).fetchone()
+                if last and parse_ts(last[1]) >= start - join_within:
+                    self.db.execute("UPDATE unrecorded SET end = max(end, ?) WHERE id = ?", [iso(end), last[0]])
+                    return last[0]
+            return self.db.execute("INSERT INTO unrecorded (reason, start, end) VALUES (?, ?, ?)",
+                                   [reason, iso(start), iso(max(start, end))]).lastrowid
+
+    def unrecorded(self, since: datetime, until: datetime) -> list[tuple[str, datetime, datetime]]:
+        """(reason, start, end) of the not-recorded spans that overlap [since, until), oldest first."""
+        rows = self.db.execute(
+            "SELECT reason, start, end FROM unrecorded WHERE start < ? AND end > ? ORDER BY start",
+            [iso(until), iso(since)]).fetchall()
+        return [(r, parse_ts(a), parse_ts(b)) for r, a, b in rows]
+
+    def activity(self, since: datetime, until: datetime, *, lookback: timedelta = timedelta(days=1),
+                 excerpt: int = 0, excerpt_since: datetime | None = None) -> list[Observation]:
+        """The activity segments and input summaries that overlap [since, until), oldest first, with at most
+        `excerpt` characters of their text (0: none; a day of segments holds megabytes of screen text), for
+        those that end after `excerpt_since` only when it is given.
+
+        An observation that started more than `lookback` before `since` is not looked for (segments close at
+        a maximum length of minutes; the bound keeps the read on the time index)."""
+        rows = self._rows(
+            f"SELECT id, observer, app, window, CASE WHEN ts_end >= ? THEN substr(text, 1, {int(excerpt)}) "
+            "ELSE '' END AS text, ts, ts_end, NULL AS image_path, repeats, meta FROM observations "
+            "WHERE ts >= ? AND ts < ? AND ts_end >= ? "
+            "AND (observer = 'input' OR json_extract(meta, '$.segment') IS NOT NULL) ORDER BY ts, id",
+            [iso(excerpt_since or since), iso(since - lookback), iso(until), iso(since)])
+        return [_row_to_observation(r) for r in rows]
+
+    def cited_by(self, obs_ids: Iterable[int], statuses: tuple[str, ...] = VISIBLE) -> dict[int, list[int]]:
+        """For each of `obs_ids` that is evidence: the ids of the propositions (of `statuses`) citing it."""
+        ids = list(obs_ids)
+        out: dict[int, list[int]] = {}
+        marks = ",".join("?" * len(statuses))
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self.db.execute(
+                "SELECT e.observation_id, p.id FROM evidence e JOIN propositions p ON p.id = e.proposition_id "
+                f"WHERE e.observation_id IN ({','.join('?' * len(part))}) AND +p.status IN ({marks}) "
+                "ORDER BY e.observation_id, p.id", [*part, *statuses]).fetchall()
+            for oid, pid in rows:
+                out.setdefault(oid, []).append(pid)
+        return out
+
+    def evidence_ids(self, proposition_ids: Iterable[int]) -> dict[int, list[int]]:
+        """For each proposition: the ids of the observations that are its evidence."""
+        ids = list(proposition_ids)
+        out: dict[int, list[int]] = {pid: [] for pid in ids}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for pid, oid in self.db.execute(
+                    f"SELECT proposition_id, observation_id FROM evidence WHERE proposition_id IN "
+                    f"({','.join('?' * len(part))}) ORDER BY observation_id", part).fetchall():
+                out[pid].append(oid)
+        return out
+
+    def proposition_events(self, since: datetime, until: datetime) -> list[tuple[str, datetime, Proposition]]:
+        """What happened to propositions in [since, until), oldest first: (action, when, the proposition row).
+
+        "created" and "revised" (by the engine, or the user's edit) are rows written then; "confirmed",
+        "rejected", "revoked" and "added" come from what the user (or a plugin) said, in the feedback log."""
+        window = [iso(since), iso(until)]
+        out: list[tuple[str, datetime, Proposition]] = []
+        for r in self._rows(_PROP_SELECT + " WHERE p.inserted_at >= ? AND p.inserted_at < ? "
+                            "AND p.source != 'haystack'", window):
+            added_by_hand = r["version"] == 1 and (r["source"] == "user" or r["source"].startswith("plugin:"))
+            if not added_by_hand:  # those are in the feedback log as "add"
+                out.append(("created" if r["version"] == 1 else "revised", parse_ts(r["inserted_at"]),
+                            _row_to_proposition(r)))
+        names = {"confirm": "confirmed", "reject": "rejected", "revoke": "revoked", "add": "added"}
+        for r in self._rows(
+                "SELECT f.action AS action, f.at AS at, p.*, (SELECT COUNT(*) FROM evidence e "
+                "WHERE e.proposition_id = p.id) AS evidence_count FROM feedback_log f "
+                "JOIN propositions p ON p.id = f.proposition_id WHERE f.at >= ? AND f.at < ? "
+                "AND f.action IN ('confirm', 'reject', 'revoke', 'add')", window):
+            out.append((names[r["action"]], parse_ts(r["at"]), _row_to_proposition(r)))
+        out.sort(key=lambda e: (e[1], e[2].id))
+        return out
+
     def segment_counts(self) -> dict:
         """Activities by what became of them: activity (read by the model), glance, known (a repeat), empty."""
         rows = self._rows(
@@ -542,8 +634,8 @@ class Store:
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO propositions (text, reasoning, confidence, model_confidence, decay, status, version, "
-                "revises_id, root_id, feedback, edited, source, confidence_detail, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "revises_id, root_id, feedback, edited, source, confidence_detail, created_at, updated_at, "
+                "inserted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     prop.text,
                     prop.reasoning,
@@ -560,6 +652,7 @@ class Store:
                     json.dumps(prop.confidence_detail or {}),
                     iso(prop.created_at or utcnow()),
                     now,
+                    iso(utcnow()),
                 ],
             )
             pid = cur.lastrowid
@@ -983,6 +1076,7 @@ class Store:
             "propositions": self._rows("SELECT * FROM propositions ORDER BY id"),
             "evidence": self._rows("SELECT * FROM evidence ORDER BY proposition_id, observation_id"),
             "feedback": self._rows("SELECT * FROM feedback_log ORDER BY id"),
+            "unrecorded": self._rows("SELECT * FROM unrecorded ORDER BY id"),
         }
 
     def close(self) -> None:

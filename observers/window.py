@@ -3,7 +3,8 @@
 Polled (cheap property reads, no screenshots) every `interval` seconds. A switch emits an observation for the
 new window; while the user stays, a heartbeat every `pulse` seconds extends it (the store merges repeats),
 so dwell time is measured. Heartbeats stop while the user is away from keyboard. Excluded windows (password
-managers, private browsing, the lock screen) are never emitted.
+managers, private browsing, the lock screen) are never emitted: only the time one was in front, with no app,
+title or text (meta "unrecorded"), so the timeline can show it as not recorded.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ActiveWindow(Observer):
         self.desktop: Desktop | None = None
         self.current: WindowInfo | None = None
         self._last_emit = 0.0
+        self._excluded = False  # an excluded window is in front
         self.switches = 0
 
     def start(self) -> None:
@@ -48,7 +50,10 @@ class ActiveWindow(Observer):
     def stop(self) -> None:
         if self.current is not None and not self.paused():
             self._heartbeat()
+        if self._excluded and not self.paused():
+            self._not_recorded()
         self.current = None
+        self._excluded = False
         if self.desktop is not None:
             self.desktop.close()
             self.desktop = None
@@ -69,8 +74,14 @@ class ActiveWindow(Observer):
             if self.current is not None:
                 self._heartbeat()
                 self.current = None
+            if not self._excluded or now - self._last_emit >= self.pulse:
+                self._not_recorded()
+            self._excluded = True
             self.ok("active window excluded (not recorded)")
             return
+        if self._excluded:
+            self._not_recorded()  # the excluded window was in front until now
+            self._excluded = False
         self.activity.set_window(info)
         key = None if info is None else (info.app, info.title)
         old = None if self.current is None else (self.current.app, self.current.title)
@@ -85,6 +96,12 @@ class ActiveWindow(Observer):
         elif info is not None and now - self._last_emit >= self.pulse and not self.activity.afk():
             self._heartbeat()
         self.ok(f"active: {info.app or '?'} - {info.title[:60]}" if info else "no active window")
+
+    def _not_recorded(self) -> None:
+        """Say that an excluded window is in front: the time only, no app, title or text (the timeline shows
+        it as not recorded)."""
+        self._last_emit = time.monotonic()
+        self.emit(Observation(observer=self.name, text="", meta={"unrecorded": "excluded", "queue": False}))
 
     def _heartbeat(self) -> None:
         if self.current is not None:

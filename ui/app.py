@@ -15,7 +15,8 @@ import click
               help="With --no-agent: a file (mode 600) holding an admin token (gum token create NAME --scope admin "
                    "--file PATH).")
 @click.option("--memory", "open_memory", is_flag=True, help="Open the Memory window at start.")
-def ui_command(no_agent: bool, open_memory: bool, token_file: str | None) -> None:
+@click.option("--timeline", "open_timeline", is_flag=True, help="Open the Memory window on today's timeline.")
+def ui_command(no_agent: bool, open_memory: bool, token_file: str | None, open_timeline: bool = False) -> None:
     """The tray app: see, correct and revoke what gum believes about you."""
     try:
         import PySide6  # noqa: F401 - only to check it is there
@@ -29,11 +30,11 @@ def ui_command(no_agent: bool, open_memory: bool, token_file: str | None) -> Non
         from gum.handoff import read_file
 
         token = read_file(token_file)
-    raise SystemExit(run(supervise=not no_agent, open_memory=open_memory, token=token))
+    raise SystemExit(run(supervise=not no_agent, open_memory=open_memory, token=token, open_timeline=open_timeline))
 
 
 def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | None = None,
-        token: str | None = None) -> int:
+        token: str | None = None, open_timeline: bool = False) -> int:
     """Create the QApplication and the tray app, run the event loop; returns the exit code."""
     from PySide6.QtWidgets import QApplication
 
@@ -48,6 +49,9 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
                         handlers=[logging.StreamHandler(), logfile.handler()])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll is noise
     qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    from .qtfix import keep_none_alive
+
+    keep_none_alive()  # PySide6 6.12 on CPython 3.11 loses a reference to None per call (ui/qtfix.py)
     qt.setApplicationName("gum")
     qt.setQuitOnLastWindowClosed(False)  # the tray icon is the app; closing the Memory window only hides it
     excepthook.install()
@@ -66,6 +70,8 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
     app.start()
     if open_memory and app.memory is None:
         app.open_memory()
+    if open_timeline:
+        app.open_timeline()
     _quit_on_signals(app)
     code = qt.exec()
     instance.release()

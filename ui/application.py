@@ -274,6 +274,11 @@ class GumApp(QObject):
         self.memory.raise_()
         self.memory.activateWindow()
 
+    def open_timeline(self) -> None:
+        """The Memory window on its Timeline tab."""
+        self.open_memory()
+        self.memory.show_timeline()
+
     def _on_memory_closed(self) -> None:
         if self.tray is None:  # no tray: the window is the app
             self.quit()

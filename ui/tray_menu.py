@@ -41,6 +41,7 @@ class TrayMenu(QMenu):
             self.addAction(backlog).setEnabled(False)
         self.addSeparator()
         self.addAction("Open Memory…", app.open_memory)
+        self.addAction("Today's timeline…", app.open_timeline)
         self.addSeparator()
         paused = bool(app.status.get("paused"))
         can_talk = app.status != {}

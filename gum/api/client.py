@@ -167,6 +167,10 @@ class Client:
         """[{"confidence", "confirmed", "rejected"}, ...] per confidence level."""
         return self._request("GET", "/v1/calibration")["levels"]
 
+    def timeline(self, day: str | None = None) -> dict:
+        """One local day (YYYY-MM-DD, default today): lanes of activity per app, gaps, totals, what was learned."""
+        return self._request("GET", "/v1/timeline", params={"day": day})
+
     def pause(self, seconds: float | None = None) -> dict:
         """Stop observing for `seconds` (None: until resume); returns the status."""
         return self._request("POST", "/v1/pause", json={"seconds": seconds})

@@ -270,6 +270,140 @@ class AccessLog(Out):
     entries: list[Access]
 
 
+# -- the timeline (gum/timeline.py) -----------------------------------------------------------------------
+
+
+class TimelineBlock(Out):
+    """One activity segment on the day, clipped to it. title and excerpt need observations:read."""
+
+    id: int = Field(description="the observation that holds the segment")
+    app: str = Field(description="the lane: the app's name in lower case")
+    start: TS
+    end: TS
+    kind: str = Field(description="activity, glance, known, empty; open while it still grows")
+    keys: int
+    clicks: int
+    scrolls: int
+    dwell_s: float = Field(description="the whole segment's time on screen")
+    active_s: float = Field(description="time with input in the part shown on this day")
+    captures: int
+    cut_start: bool = Field(description="began the day before")
+    cut_end: bool = Field(description="goes on into the next day")
+    propositions: list[int] = Field(description="active propositions this segment is evidence for")
+    title: str | None = Field(description="the window title; null without observations:read")
+    excerpt: str | None = Field(description="the start of what was read; null without observations:read")
+
+
+class TimelineLane(Out):
+    app: str
+    label: str
+    total_s: float
+    active_s: float
+    blocks: list[TimelineBlock]
+
+
+class TimelineSpan(Out):
+    """Nothing recorded: idle (or away), paused, or an excluded window in front (never what it showed)."""
+
+    start: TS
+    end: TS
+    kind: Literal["idle", "paused", "excluded"]
+
+
+class TimelineActivity(Out):
+    title: str
+    total_s: float
+    active_s: float
+    passive_s: float
+
+
+class TimelineTotal(Out):
+    """Time on screen for an app, overlaps counted once; activities need observations:read (their titles)."""
+
+    app: str
+    label: str
+    total_s: float
+    active_s: float
+    passive_s: float
+    activities: list[TimelineActivity]
+
+
+class TimelineLearned(Out):
+    """A proposition created, revised, confirmed, rejected, revoked or added that day."""
+
+    action: Literal["created", "revised", "confirmed", "rejected", "revoked", "added"]
+    at: TS
+    proposition_id: int
+    current_id: int | None = Field(description="its active version now, when a newer revision replaced it")
+    status: str
+    text: str | None = Field(description="null for what the user rejected or revoked")
+    segments: list[int] = Field(description="the day's segments that are its evidence")
+
+
+class TimelineProposition(Out):
+    id: int
+    text: str
+    confidence: int
+
+
+class Timeline(Out):
+    """One local day: lanes of activity segments per app, gaps, totals for the day and week, what gum learned."""
+
+    day: str
+    start: TS
+    end: TS
+    now: TS
+    recorded_s: float
+    active_s: float
+    active_basis: Literal["input", "segments"] = Field(
+        description="input: active minutes from the input observer; segments: from the segments' own counts")
+    titles_withheld: bool = Field(description="true when window titles and text need observations:read")
+    lanes: list[TimelineLane]
+    gaps: list[TimelineSpan]
+    totals: list[TimelineTotal]
+    week_start: str
+    week: list[TimelineTotal]
+    learned: list[TimelineLearned]
+    propositions: list[TimelineProposition] = Field(description="the propositions the blocks are evidence for")
+
+    @classmethod
+    def of(cls, d, *, titles: bool, shown=None) -> Timeline:
+        """From a gum.timeline.Day; `titles`: include window titles and text; `shown` filters propositions."""
+        shown = shown or (lambda props: props)
+        visible = {p.id for p in shown(list(d.propositions.values()))}
+        hidden = {e.proposition.id for e in d.learned} - {p.id for p in shown([e.proposition for e in d.learned])}
+
+        def total(t) -> TimelineTotal:
+            acts = [TimelineActivity(title=a.label, total_s=round(a.total_s, 1), active_s=round(a.active_s, 1),
+                                     passive_s=round(a.passive_s, 1)) for a in t.activities] if titles else []
+            return TimelineTotal(app=t.key, label=t.label, total_s=round(t.total_s, 1),
+                                 active_s=round(t.active_s, 1), passive_s=round(t.passive_s, 1), activities=acts)
+
+        def block(b) -> TimelineBlock:
+            return TimelineBlock(
+                id=b.id, app=b.app, start=iso(b.start), end=iso(b.end), kind=b.kind, keys=b.keys, clicks=b.clicks,
+                scrolls=b.scrolls, dwell_s=round(b.dwell_s, 1), active_s=round(b.active_s, 1), captures=b.captures,
+                cut_start=b.cut_start, cut_end=b.cut_end, propositions=[p for p in b.propositions if p in visible],
+                title=b.title if titles else None, excerpt=b.excerpt if titles else None)
+
+        return cls(
+            day=d.day.isoformat(), start=iso(d.start), end=iso(d.end), now=iso(d.now),
+            recorded_s=round(d.recorded_s, 1), active_s=round(d.active_s, 1), active_basis=d.active_basis,
+            titles_withheld=not titles,
+            lanes=[TimelineLane(app=lane.app, label=lane.label, total_s=round(lane.total_s, 1),
+                                active_s=round(lane.active_s, 1), blocks=[block(b) for b in lane.blocks])
+                   for lane in d.lanes],
+            gaps=[TimelineSpan(start=iso(g.start), end=iso(g.end), kind=g.kind) for g in d.gaps],
+            totals=[total(t) for t in d.totals], week_start=d.week_start.isoformat(), week=[total(t) for t in d.week],
+            learned=[TimelineLearned(
+                action=e.action, at=iso(e.at), proposition_id=e.proposition.id, current_id=e.current_id,
+                status=e.proposition.status, segments=e.segments, text=e.text)
+                for e in d.learned if e.proposition.id not in hidden],
+            propositions=[TimelineProposition(id=p.id, text=p.text, confidence=p.confidence)
+                          for p in d.propositions.values() if p.id in visible],
+        )
+
+
 def prop_json(p: records.Proposition) -> dict:
     """A proposition as plain JSON data (for the CLI's --json output)."""
     return Proposition.of(p).model_dump(mode="json")

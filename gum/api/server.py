@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import anyio
@@ -51,6 +51,7 @@ from .models import (
     RevokeBody,
     Revoked,
     Status,
+    Timeline,
     TokenBody,
     TokenCreated,
     Tokens,
@@ -423,6 +424,27 @@ def observations(
     )
     call.items = len(obs)
     return Observations(observations=[Observation.of(o) for o in obs])
+
+
+@route("GET", "/v1/timeline", "propositions:read", Timeline)
+def timeline(
+    call: CallDep,
+    day: Annotated[date | None, Query(description="the local day, YYYY-MM-DD (default: today)")] = None,
+) -> Timeline:
+    """One day: activity segments per app, gaps, time per app for the day and week, what gum learned.
+
+    The day is the agent's local day (its time zone, daylight saving included). Apps, times and proposition
+    ids need propositions:read; window titles and screen text observations:read."""
+    from .. import timeline as tl
+
+    when = day or tl.local_day(utcnow())
+    titles = call.token.allows("observations:read")
+    try:
+        d = tl.load(call.store, when, excerpt=240 if titles else 0)
+    except OverflowError:  # the first and last days a datetime can hold: nothing can have been recorded
+        d = tl.nothing(when)
+    call.items = sum(len(lane.blocks) for lane in d.lanes)
+    return Timeline.of(d, titles=titles, shown=lambda props: _shown_to(call.token, props))
 
 
 @route("GET", "/v1/calibration", "propositions:read", Calibration)

@@ -60,6 +60,7 @@ class DetailPane(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.prop: dict | None = None
+        self._highlight: tuple[int, int | None] | None = None  # (proposition, observation) to mark
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 0, 0, 0)
 
@@ -223,6 +224,7 @@ class DetailPane(QWidget):
                 if not pix.isNull():
                     item.setIcon(3, QIcon(_thumbnail(pix)))
             self.evidence.addTopLevelItem(item)
+        self._mark_highlight(d)
         if not d.get("evidence"):
             none = "No observations (added by hand, or deleted)."
             self.evidence.addTopLevelItem(QTreeWidgetItem(["", "", "", none]))
@@ -237,6 +239,31 @@ class DetailPane(QWidget):
                 for c in range(5):
                     item.setFont(c, f)
             self.history.addTopLevelItem(item)
+
+    def highlight_evidence(self, prop_id: int, observation_id: int | None) -> None:
+        """When `prop_id`'s detail shows, mark the evidence row of `observation_id` (the timeline's segment)."""
+        self._highlight = (prop_id, observation_id)
+
+    def highlighted(self) -> QTreeWidgetItem | None:
+        """The evidence row marked for the timeline's segment, if one is."""
+        for i in range(self.evidence.topLevelItemCount()):
+            item = self.evidence.topLevelItem(i)
+            if item.data(0, Qt.UserRole + 1):
+                return item
+        return None
+
+    def _mark_highlight(self, d: dict) -> None:
+        if self._highlight is None or self._highlight[0] != d.get("id") or self._highlight[1] is None:
+            return
+        for i, o in enumerate(d.get("evidence") or []):
+            if o.get("id") == self._highlight[1]:
+                item = self.evidence.topLevelItem(i)
+                item.setData(0, Qt.UserRole + 1, True)
+                for c in range(4):
+                    item.setBackground(c, QColor(255, 236, 150))
+                item.setToolTip(0, "The activity you came from in the Timeline")
+                self.evidence.setCurrentItem(item)
+                self.evidence.scrollToItem(item)
 
     @staticmethod
     def _meta_text(p: dict) -> str:

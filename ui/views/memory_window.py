@@ -80,6 +80,9 @@ class MemoryWindow(QMainWindow):
 
     def __init__(self, api, parent=None):
         super().__init__(parent)
+        from ..qtfix import keep_none_alive
+
+        keep_none_alive()  # also when the window is used without the tray app (tests, embedding)
         self.api = api
         self.setWindowTitle("gum — Memory")
         self.resize(1220, 720)
@@ -176,6 +179,10 @@ class MemoryWindow(QMainWindow):
 
         self.calibration = CalibrationView()
         self.tabs.addTab(self.calibration, "Calibration")
+        from .timeline_view import TimelineView
+
+        self.timeline = TimelineView(api)
+        self.tabs.addTab(self.timeline, "Timeline")
 
         self.agent_label = QLabel()
         self.message = QLabel()
@@ -204,6 +211,8 @@ class MemoryWindow(QMainWindow):
         self.detail.edit_requested.connect(self.edit)
         self.detail.revoke_requested.connect(self.revoke)
         self.tabs.currentChanged.connect(lambda i: i == 1 and self.load_calibration())
+        self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is self.timeline and self.timeline.ensure_loaded())
+        self.timeline.proposition_requested.connect(self.show_proposition)
 
     # -- loading -------------------------------------------------------------------------------------
 
@@ -225,6 +234,8 @@ class MemoryWindow(QMainWindow):
     def reload_all(self) -> None:
         self.refresh()
         self.load_calibration()
+        if self.tabs.currentWidget() is self.timeline or self.timeline.view is not None:
+            self.timeline.load()
 
     def refresh(self) -> None:
         """Load the list again: search results when there is a search, else the newest propositions."""
@@ -445,6 +456,29 @@ class MemoryWindow(QMainWindow):
         self.undo_button.setText(f"Undo {self.undo_stack[-1].label}" if self.undo_stack else "Undo")
 
     # -- status --------------------------------------------------------------------------------------
+
+    def show_timeline(self) -> None:
+        """Bring the Timeline tab forward (today, unless another day is showing)."""
+        self.tabs.setCurrentWidget(self.timeline)
+
+    def show_proposition(self, prop_id: int, observation_id: int = 0) -> None:
+        """The Memory tab with `prop_id` selected and, in its evidence, the observation it was reached from
+        highlighted (from the Timeline: the segment clicked)."""
+        self.detail.highlight_evidence(prop_id, observation_id or None)
+        self.tabs.setCurrentIndex(0)
+        was = self.selected()
+        if self.select(prop_id):
+            if was is not None and was["id"] == prop_id:  # no selection change: show the mark ourselves
+                self.load_detail(prop_id)
+            return
+        # Not in the list (filtered out, or older than the newest LIST_LIMIT): list everything again.
+        self._pending_select = prop_id
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.time_filter.setCurrentIndex(0)
+        self.min_confidence.setValue(1)
+        self.refresh()
 
     def select_when_loaded(self, prop_id: int) -> None:
         """Select `prop_id` now if it is listed, else once the list has loaded."""
