@@ -205,8 +205,7 @@ def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path):
     from gum.config import Settings
     from gum.records import Observation
 
-    good = {"propositions": [{"text": "Ana edits the budget spreadsheet", "reasoning": "r", "confidence": 7,
-                              "decay": 5}]}
+    good = {"facts": [{"what": "Budget 2026.xlsx", "relation": "works on", "who": "user"}]}
     model = ScriptedModel(["broken", "broken", "broken"])
     agent = Agent(Settings(observers=[], max_attempts=1), observers=[], model=model, serve_api=False)
     agent.emit(Observation("screen", "Budget 2026.xlsx - LibreOffice Calc", app="Calc"))

@@ -249,8 +249,8 @@ def test_run_scenario_goes_through_ingest_engine_and_search_in_its_own_database(
     def reply(call):
         if "relation" in call["schema"]["properties"]:
             return {"relation": "unrelated"}
-        text = "Priya manages references in Zotero" if "Zotero" in call["user"] else "Priya is flying to Lisbon"
-        return {"propositions": [{"text": text, "reasoning": "seen", "confidence": 9, "decay": 6}]}
+        what, relation = ("Zotero", "uses") if "Zotero" in call["user"] else ("Lisbon", "goes to")
+        return {"facts": [{"what": what, "relation": relation, "who": "user"}]}
 
     model = ScriptedModel(default=reply)
     run = run_scenario(load(folder), model)

@@ -1,0 +1,155 @@
+"""From the model's slots to a sentence: the model extracts, this module writes.
+
+Small models extract well and write badly (issue 12): asked for a sentence about the user, the 0.5B model
+made the user's name the subject of a description of the screen, pasted chat turns after the name, or wrote
+a title. So the model only fills slots: `what` (a short span copied from the observation), `relation` (one
+of a fixed set) and `who` (the user, or someone else). The sentence is composed here from a template per
+relation, and a slot is refused, with the reason, unless its span really is in the evidence and is a thing
+rather than a name, a line of speech or a title.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .similarity import terms
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation the model may choose: the kind of thing it links the user to, the sentence, the decay."""
+
+    kind: str
+    template: str  # "{user}" and "{what}" are filled in
+    decay: int  # 1 (minutes) .. 10 (years), as the store's decay field
+    article: bool = False  # "works as a nurse": put "a"/"an" before a bare noun
+
+
+RELATIONS: dict[str, Relation] = {
+    "uses": Relation("tool", "{user} uses {what}", 6),
+    "works on": Relation("project", "{user} is working on {what}", 5),
+    "writes": Relation("task", "{user} writes {what}", 5),
+    "plans": Relation("plan", "{user} is planning {what}", 4),
+    "interested in": Relation("interest", "{user} is interested in {what}", 7),
+    "is learning": Relation("interest", "{user} is learning {what}", 6),
+    "likes": Relation("preference", "{user} likes {what}", 7),
+    "does": Relation("interest", "{user} does {what}", 7),
+    "owns": Relation("possession", "{user} owns {what}", 8),
+    "bought": Relation("possession", "{user} bought {what}", 5),
+    "booked": Relation("plan", "{user} booked {what}", 4),
+    "applied to": Relation("plan", "{user} applied to {what}", 5),
+    "works with": Relation("person", "{user} works with {what}", 6),
+    "works as": Relation("role", "{user} works as {what}", 9, article=True),
+    "works at": Relation("place", "{user} works at {what}", 8),
+    "lives in": Relation("place", "{user} lives in {what}", 9),
+    "goes to": Relation("place", "{user} goes to {what}", 6),
+}
+WHO = ("user", "someone else")
+MAX_WORDS = 7
+MAX_CHARS = 60
+
+_DETERMINERS = {"a", "an", "the", "my", "his", "her", "their", "our", "your", "this", "that", "some"}
+_PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|we|we're|us|you|you're|your|yours)\b", re.IGNORECASE)
+_MY = re.compile(r"\b(my|our)\b", re.IGNORECASE)
+# Title bars and copied lines: "report.pdf - Google Docs", "Inbox | Gmail", "Chapter 4: ..."
+_TITLE = re.compile(r"\s[-–—|·•]\s|\s[-–—|]$|^[-–—|]|[:;*<>{}\[\]=\\]|\.{2,}|…|https?://|www\.")
+_WORD = re.compile(r"[a-z0-9$€£%+#]+(?:['.][a-z0-9]+)*")
+# Words that name no particular thing: a span of only these says nothing ("the app", "this page").
+_VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "website", "document", "file", "project",
+          "thing", "things", "stuff", "it", "something", "work", "task", "message", "email", "post", "list", "item",
+          "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all"}
+
+
+@dataclass
+class Composed:
+    """A sentence composed from slots, with what it was made from."""
+
+    text: str
+    relation: str
+    kind: str
+    span: str
+    decay: int
+    line: str  # the line of the evidence the span was found in, for the reasoning
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens, as spans are matched against the evidence."""
+    return _WORD.findall(text.lower())
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def clean_span(raw: str) -> str:
+    """The span with quotes, stray punctuation and surplus spaces trimmed."""
+    span = " ".join(raw.split()).strip(" \"'`“”‘’.,;:!?()")
+    return span
+
+
+def span_line(span: str, evidence: str) -> str | None:
+    """The line of `evidence` that contains `span` word for word (a leading article may differ); None if none."""
+    want = words(span)
+    while want and want[0] in _DETERMINERS and len(want) > 1:
+        if any(_contains(words(line), want) for line in evidence.splitlines()):
+            break
+        want = want[1:]
+    for line in evidence.splitlines():
+        if _contains(words(line), want):
+            return line.strip()
+    return None
+
+
+def refuse_reason(span: str, user: str, evidence: str) -> str | None:
+    """Why `span` cannot be the object of a proposition about `user`, or None if it can."""
+    if not span:
+        return "empty span"
+    toks = words(span)
+    if not toks:
+        return "no words in the span"
+    if len(toks) > MAX_WORDS or len(span) > MAX_CHARS:
+        return "span too long: a copied line, not a thing"
+    if _TITLE.search(span):
+        return "span looks like a title or a copied line"
+    if _PERSONAL.search(span) or "?" in span:
+        return "span is speech (first or second person, a question)"
+    name = set(words(user)) - {"the", "user"}
+    if name & set(toks) or "user" in toks:
+        return "span names the user: a name is not a proposition"
+    if not (set(toks) - _DETERMINERS - _VAGUE) or not terms(span):
+        return "span names nothing in particular"
+    if sum(c.isalpha() for c in span) < 0.5 * len(span.replace(" ", "")):
+        return "span is mostly digits or symbols"
+    if span_line(span, evidence) is None:
+        return "span is not in the evidence"
+    return None
+
+
+def _with_article(span: str) -> str:
+    first = span.split()[0].lower()
+    if first in _DETERMINERS or span[:1].isupper() and first not in {"ux", "ui"}:
+        return span
+    return ("an " if first[:1] in "aeiou" else "a ") + span
+
+
+def compose(user: str, what: str, relation: str, who: str, evidence: str) -> tuple[Composed | None, str]:
+    """(the composed proposition, "") or (None, why the slots were refused)."""
+    if who != "user":
+        return None, f"someone else {relation} it, not {user}"
+    rel = RELATIONS.get(relation)
+    if rel is None:
+        return None, f"unknown relation {relation!r}"
+    span = clean_span(what)
+    why = refuse_reason(span, user, evidence)
+    if why:
+        return None, why
+    line = span_line(span, evidence) or ""
+    # The user's own "my bikes" is, said of them, "their bikes".
+    obj = _MY.sub("their", span)
+    if rel.article:
+        obj = _with_article(obj)
+    subject = user[:1].upper() + user[1:]
+    text = rel.template.format(user=subject, what=obj)
+    return Composed(text=text, relation=relation, kind=rel.kind, span=span, decay=rel.decay, line=line[:160]), ""
