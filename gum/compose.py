@@ -24,6 +24,17 @@ class Relation:
     template: str  # "{user}" and "{what}" are filled in
     decay: int  # 1 (minutes) .. 10 (years), as the store's decay field
     article: bool = False  # "works as a nurse": put "a"/"an" before a bare noun
+    # Words one of which the evidence must contain for this relation (the 0.5B model picks "applied to" for a
+    # bank statement); empty: any evidence will do.
+    cues: tuple[str, ...] = ()
+
+
+_APPLY = ("apply", "applied", "applying", "application", "interview", "candidate", "position", "job", "role",
+          "hiring", "resume", "cv", "cover letter", "admission", "enrol", "enroll")
+_BOOK = ("book", "booked", "booking", "reservation", "reserved", "confirmed", "confirmation", "ticket", "tickets",
+         "itinerary", "check-in", "rsvp", "appointment", "registered")
+_BUY = ("bought", "buy", "order", "ordered", "purchase", "purchased", "cart", "receipt", "paid", "checkout",
+        "invoice", "got")
 
 
 RELATIONS: dict[str, Relation] = {
@@ -36,9 +47,9 @@ RELATIONS: dict[str, Relation] = {
     "likes": Relation("preference", "{user} likes {what}", 7),
     "does": Relation("interest", "{user} does {what}", 7),
     "owns": Relation("possession", "{user} owns {what}", 8),
-    "bought": Relation("possession", "{user} bought {what}", 5),
-    "booked": Relation("plan", "{user} booked {what}", 4),
-    "applied to": Relation("plan", "{user} applied to {what}", 5),
+    "bought": Relation("possession", "{user} bought {what}", 5, cues=_BUY),
+    "booked": Relation("plan", "{user} booked {what}", 4, cues=_BOOK),
+    "applied to": Relation("plan", "{user} applied to {what}", 5, cues=_APPLY),
     "works with": Relation("person", "{user} works with {what}", 6),
     "works as": Relation("role", "{user} works as {what}", 9, article=True),
     "works at": Relation("place", "{user} works at {what}", 8),
@@ -54,6 +65,8 @@ _PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|we|we're|us|you|you're|your
 _MY = re.compile(r"\b(my|our)\b", re.IGNORECASE)
 # Title bars and copied lines: "report.pdf - Google Docs", "Inbox | Gmail", "Chapter 4: ..."
 _TITLE = re.compile(r"\s[-–—|·•]\s|\s[-–—|]$|^[-–—|]|[:;*<>{}\[\]=\\]|\.{2,}|…|https?://|www\.")
+_FILE = re.compile(r"_|\.(?:pdf|docx?|xlsx?|pptx?|csv|jpe?g|png|gif|wav|mp3|mp4|zip|txt|parquet)$", re.IGNORECASE)
+_SEPARATOR = re.compile(r"\s+[-–—|·•]\s+|\s*:\s+")
 _WORD = re.compile(r"[a-z0-9$€£%+#]+(?:['.][a-z0-9]+)*")
 # Words that name no particular thing: a span of only these says nothing ("the app", "this page").
 _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "website", "document", "file", "project",
@@ -113,6 +126,8 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
         return "span too long: a copied line, not a thing"
     if _TITLE.search(span):
         return "span looks like a title or a copied line"
+    if _FILE.search(span):
+        return "span is a file name"
     if _PERSONAL.search(span) or "?" in span:
         return "span is speech (first or second person, a question)"
     name = set(words(user)) - {"the", "user"}
@@ -129,22 +144,41 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
 
 def _with_article(span: str) -> str:
     first = span.split()[0].lower()
-    if first in _DETERMINERS or span[:1].isupper() and first not in {"ux", "ui"}:
+    if first in _DETERMINERS:
         return span
-    return ("an " if first[:1] in "aeiou" else "a ") + span
+    vowel = first[:1] in "aeio" or (first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ux", "ui")))
+    return ("an " if vowel else "a ") + span
+
+
+def best_span(what: str, user: str, evidence: str) -> tuple[str, str | None]:
+    """The span, or its first part when the model copied a title and that part can stand alone
+    ("QuickBooks Online - Chrome" -> "QuickBooks Online"; a title names the document or app first); with the
+    refusal reason if neither can."""
+    span = clean_span(what)
+    why = refuse_reason(span, user, evidence)
+    if why and _SEPARATOR.search(span):
+        part = clean_span(_SEPARATOR.split(span)[0])
+        if refuse_reason(part, user, evidence) is None:
+            return part, None
+    return span, why
 
 
 def compose(user: str, what: str, relation: str, who: str, evidence: str) -> tuple[Composed | None, str]:
-    """(the composed proposition, "") or (None, why the slots were refused)."""
-    if who != "user":
-        return None, f"someone else {relation} it, not {user}"
+    """(the composed proposition, "") or (None, why the slots were refused).
+
+    `who` is not decided here: the engine counts what the model says someone else does as only seen.
+    """
     rel = RELATIONS.get(relation)
     if rel is None:
         return None, f"unknown relation {relation!r}"
-    span = clean_span(what)
-    why = refuse_reason(span, user, evidence)
+    span, why = best_span(what, user, evidence)
     if why:
         return None, why
+    if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):
+        return None, f"nothing in the evidence says {user} {relation} something"
+    first, _, rest = span.partition(" ")
+    if first.lower() in _DETERMINERS:  # "A bike lock" -> "a bike lock" mid-sentence
+        span = f"{first.lower()} {rest}".strip()
     line = span_line(span, evidence) or ""
     # The user's own "my bikes" is, said of them, "their bikes".
     obj = _MY.sub("their", span)

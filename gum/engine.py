@@ -69,6 +69,7 @@ class Proposal:
     kind: str = ""
     relation: str = ""
     span: str = ""
+    seen_only: bool = False  # the model says someone else acts: the observation counts only as seen
 
 
 class Slot(BaseModel):
@@ -340,7 +341,8 @@ class Engine:
                 continue
             where = obs.app or obs.observer
             out.append(Proposal(text=made.text, reasoning=f'{made.kind}, from {where}: "{made.line}"',
-                                decay=made.decay, kind=made.kind, relation=made.relation, span=made.span))
+                                decay=made.decay, kind=made.kind, relation=made.relation, span=made.span,
+                                seen_only=slot.who != "user"))
         return out
 
     def judge(self, existing: str, new: str, usage: Usage) -> str:
@@ -557,6 +559,9 @@ class Engine:
                 if not keep:
                     act = Action("refuse", p, act.target, why or "not in the evidence")
                     summary.unverified += 1
+                if p.seen_only:
+                    # Someone else's doing, as the model reads it: evidence that the user saw it, no more.
+                    cap = min(cap if cap is not None else SEEN_CAP, SEEN_CAP)
                 act.cap = cap
             actions.append(act)
         self._apply(obs, actions, summary, meta)

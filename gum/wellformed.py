@@ -42,7 +42,8 @@ _USER_AS_THING = [
 # a sentence (a surname, a title, a copied line).
 _AUX = (r"is|are|was|were|has|have|had|does|did|do|can|could|will|would|should|may|might|must|also|often|"
         r"usually|recently|just|still|now|regularly|never|always|plans|wants|needs|likes|loves|enjoys|prefers|"
-        r"owns|uses|used|works|worked|lives|lived")
+        r"owns|uses|used|works|worked|lives|lived|bought|went|got|made|wrote|took|ran|built|sent|began|became|met|"
+        r"left|saw|kept|gave|found|told|read|paid|sold|won|lost|spent|drove|flew|taught|led|goes")
 _VERBISH = re.compile(rf"^(?i:{_AUX})$|^[a-z][a-z-]*(?:s|ed)$")
 # A title bar or a copied line: "X - Google Docs", "Inbox | Gmail", "likes this post: We are hiring", bullets.
 _TITLE = re.compile(r"\s[-–—|•*]\s|:\s+(?!\d)\S|\s[-–—|]\s(?:Google (?:Docs|Sheets|Slides)|Chrome|Chromium|Firefox|Mozilla|Safari|Edge|"

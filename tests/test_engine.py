@@ -264,10 +264,22 @@ def test_a_name_a_title_or_a_copied_line_is_never_a_proposition(store):
     assert summary.slots_refused == 2 and store.propositions() == []
 
 
-def test_what_someone_else_does_is_not_a_claim_about_the_user(store):
-    observe(store, "From: Maya Chen\nI booked the Lisbon flights for the offsite.", app="Mail", minute=1)
-    summary = engine(store, fact("Lisbon flights", "booked", "someone else")).run()
-    assert summary.slots_refused == 1 and store.propositions() == []
+def test_what_the_model_says_someone_else_does_counts_only_as_seen(store):
+    store.add_observation(Observation(
+        "screen", "From: Maya Chen\nI booked the Lisbon flights for the offsite.", app="Mail",
+        ts=datetime(2026, 3, 2, 9, 1, tzinfo=timezone.utc), meta={"engagement": {"clicks": 4, "dwell_s": 180}}))
+    engine(store, fact("Lisbon flights", "booked", "someone else")).run()
+    [prop] = store.propositions()
+    assert prop.confidence_detail["weights"] == [0.5] and prop.confidence <= 4
+
+
+def test_a_relation_the_evidence_gives_no_cue_for_is_refused(store):
+    observe(store, "QuickBooks Online - Chrome\nBanking - Sweet Crumb Bakery LLC\nSQUARE DEPOSIT +$2,318.40",
+            app="Chrome", minute=1)
+    summary = engine(store, facts(("Sweet Crumb Bakery LLC", "applied to"), ("QuickBooks Online - Chrome", "uses")),
+                     ).run()
+    assert summary.slots_refused == 1  # nothing there says she applied to anything
+    assert [p.text for p in store.propositions()] == ["Priya uses QuickBooks Online"]
 
 
 def test_in_a_chat_only_the_users_own_turns_reach_the_model_and_can_ground_a_claim(store):

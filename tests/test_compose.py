@@ -1,0 +1,62 @@
+"""Composing propositions from the model's slots: a sentence only from a span that is really a thing on screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from gum.chat import user_turns
+from gum.compose import RELATIONS, compose
+from gum.wellformed import problems
+
+SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot refund $412.50\nSofia Lindqvist"
+
+
+def test_every_relation_composes_a_well_formed_sentence_about_the_user():
+    for relation in RELATIONS:
+        made, why = compose("Grace", "Sweet Crumb Bakery", relation, "user", SCREEN + "\nbooked order application")
+        assert made is not None, why
+        assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
+
+
+def test_the_span_must_be_in_the_evidence_word_for_word():
+    assert compose("Grace", "QuickBooks Online", "uses", "user", SCREEN)[0].text == "Grace uses QuickBooks Online"
+    made, why = compose("Grace", "Xero", "uses", "user", SCREEN)
+    assert made is None and "not in the evidence" in why
+
+
+@pytest.mark.parametrize("span, reason", [
+    ("Sofia Lindqvist", "names the user"),
+    ("Marcus Lee Resume Stripe _v3 - Google Docs", "title"),
+    ("resume_v3 | Google Docs", "title"),
+    ("I'm doing kickboxing", "speech"),
+    ("the app", "nothing in particular"),
+    ("$412.50", "digits"),
+])
+def test_a_name_a_title_a_line_of_speech_or_a_vague_word_is_refused(span, reason):
+    made, why = compose("Sofia Lindqvist", span, "works on", "user", SCREEN + "\nI'm doing kickboxing\nthe app")
+    assert made is None and reason in why
+
+
+def test_a_copied_title_is_cut_to_the_part_that_names_a_thing():
+    made, _ = compose("Grace", "QuickBooks Online - Chrome", "uses", "user", SCREEN + "\nQuickBooks Online - Chrome")
+    assert made.text == "Grace uses QuickBooks Online"
+
+
+def test_a_file_name_is_not_a_thing_the_user_relates_to():
+    made, why = compose("Grace", "restaurant_depot_0302.pdf", "writes", "user", "restaurant_depot_0302.pdf")
+    assert made is None and "file name" in why
+
+
+def test_the_users_own_words_are_said_of_them():
+    made, _ = compose("the user", "my road bike", "owns", "user", "I've got my road bike and a commuter bike")
+    assert made.text == "The user owns their road bike"
+    made, _ = compose("Lena", "UX designer", "works as", "user", "Senior UX designer roles")
+    assert made.text == "Lena works as a UX designer"
+
+
+def test_in_a_chat_the_users_turns_are_told_apart_from_the_other_sides():
+    chat = "Maria: Just started aerial yoga!\nJohn: Woah, Maria! I'm doing kickboxing.\nMaria: Cool, John."
+    assert user_turns(chat, "John") == "Woah, Maria! I'm doing kickboxing."
+    assert user_turns("User: which lock?\nAssistant: the Abus SmartX", "the user") == "which lock?"
+    # Mail headers look like speakers but are not a chat.
+    assert user_turns("Subject: Interview\nTo: Lena\nFrom: Priya", "Lena") is None
