@@ -153,6 +153,24 @@ def reset_seed(model) -> None:
         model.llm.set_seed(SEED)
 
 
+def score_store(scenario: Scenario, store, k: int, matcher: Matcher = keyword_matcher,
+                truth: TruthJudge | None = None) -> tuple[Scores, list[FactResult], list[Claim]]:
+    """Score what `store` believes at the end of `scenario` (also usable on a database kept with --keep-db)."""
+    from .search import query
+
+    claims = [Claim(id=p.id, text=p.text, confidence=p.confidence) for p in store.propositions(limit=None)]
+    match_claims(claims, scenario.facts, matcher)
+    check_form(claims, scenario.user_name)
+    if truth is not None:
+        for c in claims:
+            c.judged_true = truth(scenario.user_name, c.text, [o.text for o in store.evidence(c.id)])
+    newest = store.observations(limit=1)
+    now = (newest[0].ts_end or newest[0].ts) if newest else None
+    retrieved = {f.id: [p.id for p in query(store, f.text, limit=k, now=now)] for f in scenario.true_facts}
+    scores, facts = score(scenario.facts, claims, retrieved, k)
+    return scores, facts, claims
+
+
 def run_scenario(
     scenario: Scenario,
     model,
@@ -174,7 +192,6 @@ def run_scenario(
     from .engine import Engine
     from .ingest import ingest
     from .privacy import Redactor
-    from .search import query
     from .store import Store
 
     settings = settings or Settings()
@@ -199,18 +216,9 @@ def run_scenario(
                          f"{summary.revised} revised, {summary.attached} attached")
 
         summary = engine.run(limit=limit, progress=engine_progress)
-        claims = [Claim(id=p.id, text=p.text, confidence=p.confidence) for p in store.propositions(limit=None)]
         matcher: Matcher = JudgeMatcher(judge_model or model) if judge else keyword_matcher
-        match_claims(claims, scenario.facts, matcher)
-        check_form(claims, scenario.user_name)
         truth = TruthJudge(judge_model) if judge_model is not None else None
-        if truth is not None:
-            for c in claims:
-                c.judged_true = truth(scenario.user_name, c.text, [o.text for o in store.evidence(c.id)])
-        newest = store.observations(limit=1)
-        now = (newest[0].ts_end or newest[0].ts) if newest else None
-        retrieved = {f.id: [p.id for p in query(store, f.text, limit=k, now=now)] for f in scenario.true_facts}
-        scores, facts = score(scenario.facts, claims, retrieved, k)
+        scores, facts, claims = score_store(scenario, store, k, matcher, truth)
         errors = report.errors + summary.errors
         judge_usage = matcher.usage if isinstance(matcher, JudgeMatcher) else Usage()
         if isinstance(matcher, JudgeMatcher) and matcher.errors:
