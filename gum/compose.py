@@ -163,10 +163,26 @@ def best_span(what: str, user: str, evidence: str) -> tuple[str, str | None]:
     return span, why
 
 
-def compose(user: str, what: str, relation: str, who: str, evidence: str) -> tuple[Composed | None, str]:
+# Relations whose object must be a particular thing: a lone word from a table's header row ("Shift |
+# Station | Volunteer") is a column name.
+_NEEDS_NAME = {"uses", "works on", "works with", "works at", "applied to", "goes to", "lives in"}
+
+
+def _names_something(word: str, evidence: str, app: str) -> bool:
+    """Whether a one-word span can be a name: the app itself, an inner capital or digit ("QuickBooks", "Q1"),
+    or found on some line that is not a table row."""
+    if word.lower() in words(app) or re.search(r".[A-Z0-9]", word):
+        return True
+    return any(_contains(words(line), [word.lower()]) and line.count("|") < 2 for line in evidence.splitlines())
+
+
+def compose(user: str, what: str, relation: str, who: str, evidence: str,
+            app: str = "") -> tuple[Composed | None, str]:
     """(the composed proposition, "") or (None, why the slots were refused).
 
     `who` is not decided here: the engine counts what the model says someone else does as only seen.
+    `app` is the application the observation came from: a span that names it is a tool the user uses,
+    whatever relation the model chose ("works on Gmail" -> "uses Gmail").
     """
     rel = RELATIONS.get(relation)
     if rel is None:
@@ -174,6 +190,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str) -> tup
     span, why = best_span(what, user, evidence)
     if why:
         return None, why
+    if app and _contains(words(app), words(span)) and relation != "uses":
+        relation, rel = "uses", RELATIONS["uses"]
+    if relation in _NEEDS_NAME and len(span.split()) == 1 and not _names_something(span, evidence, app):
+        return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
     if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):
         return None, f"nothing in the evidence says {user} {relation} something"
     first, _, rest = span.partition(" ")

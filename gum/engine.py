@@ -333,7 +333,7 @@ class Engine:
         evidence = text if chat else f"{text}\n{obs.window}\n{obs.app}"
         out = []
         for slot in answer.facts:
-            made, why = compose(self.user, slot.what, slot.relation, slot.who, evidence)
+            made, why = compose(self.user, slot.what, slot.relation, slot.who, evidence, app=obs.app)
             if made is None:
                 log.info("slot refused (%s): %r %s", why, slot.what, slot.relation)
                 if summary is not None:

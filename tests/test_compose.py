@@ -60,3 +60,15 @@ def test_in_a_chat_the_users_turns_are_told_apart_from_the_other_sides():
     assert user_turns("User: which lock?\nAssistant: the Abus SmartX", "the user") == "which lock?"
     # Mail headers look like speakers but are not a chat.
     assert user_turns("Subject: Interview\nTo: Lena\nFrom: Priya", "Lena") is None
+
+
+def test_a_span_that_names_the_app_is_a_tool_the_user_uses():
+    made, _ = compose("Tom", "Gmail", "works on", "user", "Gmail - Firefox\nInbox", app="Gmail - Firefox")
+    assert made.text == "Tom uses Gmail"
+
+
+def test_a_lone_heading_word_is_not_a_thing_but_a_name_in_a_sentence_is():
+    sheet = "Shift | Station | Volunteer | Phone\nZotero: references"
+    assert compose("Tom", "Shift", "works on", "user", sheet)[0] is None
+    assert compose("Tom", "Zotero", "uses", "user", sheet)[0].text == "Tom uses Zotero"
+    assert compose("Tom", "kickboxing", "does", "user", "Kickboxing")[0].text == "Tom does kickboxing"
