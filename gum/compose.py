@@ -71,7 +71,9 @@ _WORD = re.compile(r"[a-z0-9$€£%+#]+(?:['.][a-z0-9]+)*")
 # Words that name no particular thing: a span of only these says nothing ("the app", "this page").
 _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "website", "document", "file", "project",
           "thing", "things", "stuff", "it", "something", "work", "task", "message", "email", "post", "list", "item",
-          "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all"}
+          "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all",
+          "re", "fwd", "fw", "subject", "inbox", "from", "to", "cc", "draft", "sent", "home", "settings", "search",
+          "menu", "help", "view", "edit", "file", "tools", "untitled", "new tab", "dashboard", "overview"}
 
 
 @dataclass
@@ -98,8 +100,10 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
 
 def clean_span(raw: str) -> str:
     """The span with quotes, stray punctuation and surplus spaces trimmed."""
-    span = " ".join(raw.split()).strip(" \"'`“”‘’.,;:!?()")
-    return span
+    span = " ".join(raw.split())
+    # A parenthesis at the end is a detail ("bouncy castle (15x15 ft)"), and a cut one is worse.
+    span = re.sub(r"\s*\([^)]*\)?\s*$", "", span)
+    return span.strip(" \"'`“”‘’.,;:!?()")
 
 
 def span_line(span: str, evidence: str) -> str | None:

@@ -72,3 +72,10 @@ def test_a_lone_heading_word_is_not_a_thing_but_a_name_in_a_sentence_is():
     assert compose("Tom", "Shift", "works on", "user", sheet)[0] is None
     assert compose("Tom", "Zotero", "uses", "user", sheet)[0].text == "Tom uses Zotero"
     assert compose("Tom", "kickboxing", "does", "user", "Kickboxing")[0].text == "Tom does kickboxing"
+
+
+def test_a_reply_prefix_or_a_cut_parenthesis_never_becomes_the_thing():
+    mail = "Subject: Re: Q1 numbers\nYour order: Castle Deluxe bouncy castle (15x15 ft), Sat May 9"
+    assert compose("Grace", "Re: Q1 numbers", "works on", "user", mail)[0] is None
+    made, _ = compose("Tom", "Castle Deluxe bouncy castle (15x15 ft", "bought", "user", mail)
+    assert made.text == "Tom bought Castle Deluxe bouncy castle"
