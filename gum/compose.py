@@ -73,7 +73,7 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           "thing", "things", "stuff", "it", "something", "work", "task", "message", "email", "post", "list", "item",
           "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all",
           "re", "fwd", "fw", "subject", "inbox", "from", "to", "cc", "draft", "sent", "home", "settings", "search",
-          "menu", "help", "view", "edit", "file", "tools", "untitled", "new tab", "dashboard", "overview"}
+          "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview"}
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _names_something(word: str, evidence: str, app: str) -> bool:
     or found on some line that is not a table row."""
     if word.lower() in words(app) or re.search(r".[A-Z0-9]", word):
         return True
-    return any(_contains(words(line), [word.lower()]) and line.count("|") < 2 for line in evidence.splitlines())
+    return any(_contains(words(line), words(word)) and line.count("|") < 2 for line in evidence.splitlines())
 
 
 def compose(user: str, what: str, relation: str, who: str, evidence: str,
@@ -196,6 +196,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, why
     if app and _contains(words(app), words(span)) and relation != "uses":
         relation, rel = "uses", RELATIONS["uses"]
+    elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
+        # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is
+        # the model's word for working on a named thing.
+        relation, rel = "works on", RELATIONS["works on"]
     if relation in _NEEDS_NAME and len(span.split()) == 1 and not _names_something(span, evidence, app):
         return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
     if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):

@@ -79,3 +79,9 @@ def test_a_reply_prefix_or_a_cut_parenthesis_never_becomes_the_thing():
     assert compose("Grace", "Re: Q1 numbers", "works on", "user", mail)[0] is None
     made, _ = compose("Tom", "Castle Deluxe bouncy castle (15x15 ft", "bought", "user", mail)
     assert made.text == "Tom bought Castle Deluxe bouncy castle"
+
+
+def test_doing_a_named_thing_is_working_on_it():
+    shell = "arjun@devbox: ~/src/ledger-api\nI do kickboxing"
+    assert compose("Arjun", "ledger-api", "does", "user", shell)[0].text == "Arjun is working on ledger-api"
+    assert compose("Arjun", "kickboxing", "does", "user", shell)[0].text == "Arjun does kickboxing"
