@@ -526,7 +526,12 @@ class Engine:
             summary.observations += 1
             return
         eng = self.engagement_of(obs, fresh=True)
-        clean, injected = split_injection(obs.text)
+        # In a chat the user takes part in, only the user's own turns can say something about the user. The
+        # chat is read first: an "Assistant:" turn would otherwise be taken for text addressing an AI, and
+        # with the other side gone the chat would no longer look like one.
+        own = user_turns(obs.text, self.user)
+        chat = own is not None
+        clean, injected = split_injection(own if chat else obs.text)
         meta = {"engagement_eval": eng.as_dict()}
         if injected:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
@@ -535,10 +540,7 @@ class Engine:
         clean, ads = strip_ads(clean)
         if ads:
             meta["ads_removed"] = ads
-        # In a chat the user takes part in, only the user's own turns can say something about the user.
-        own = user_turns(clean, self.user)
-        chat = own is not None
-        text = own if chat else user_voice(clean)
+        text = clean if chat else user_voice(clean)
         if eng.weight < NO_CLAIM_WEIGHT:
             # A notification, junk mail, a lock screen, something the user disowned: nothing to claim from it
             # on its own, so no model call either. It can still corroborate what the user does elsewhere.

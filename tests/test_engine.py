@@ -116,7 +116,7 @@ def test_output_that_stays_malformed_sets_the_observation_aside_and_the_batch_go
     summary = e.run()
     assert summary.failed == 1 and summary.created == 1
     assert store.queue_counts() == {"pending": 0, "failed": 1}
-    assert "observation #%d" % bad in store.recent_events(1)[0]["message"]
+    assert f"observation #{bad}" in store.recent_events(1)[0]["message"]
     [prop] = store.propositions()
     assert [o.id for o in store.evidence(prop.id)] == [good]
     # Set aside, not lost: a retry puts it back.
@@ -312,3 +312,13 @@ def test_the_same_slots_seen_on_two_days_become_one_proposition_with_growing_evi
     [prop] = store.propositions()
     assert prop.text == "Priya uses QuickBooks Online"
     assert prop.evidence_count == 2 and prop.confidence_detail["days"] == 2
+
+
+def test_an_assistant_chat_is_read_as_a_chat_and_its_turns_are_not_taken_for_injections(store):
+    observe(store, "User: I've got three bikes, a road bike and a commuter bike\n"
+            "Assistant: Great! For three bikes, consider a GPS lock.", app="Chromium", minute=1)
+    model = ScriptedModel([facts(("Chromium", "uses"), ("three bikes", "owns"))])
+    summary = Engine(store, model, user_name="the user").run()
+    assert summary.injections == 0 and "wrote in a chat" in model.history[0]["user"]
+    # The app is not in the user's words: only what they said grounds a claim.
+    assert [p.text for p in store.propositions()] == ["The user owns three bikes"]
