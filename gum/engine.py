@@ -467,11 +467,12 @@ class Engine:
                         [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.revised += 1
-                self.refresh_confidence(pid)
+                self.refresh_confidence(pid, kind=p.kind)
             self.store.dequeue([obs.id])
 
-    def refresh_confidence(self, proposition_id: int) -> int:
-        """Recompute a proposition's confidence from its evidence (unless the user set it)."""
+    def refresh_confidence(self, proposition_id: int, kind: str = "") -> int:
+        """Recompute a proposition's confidence from its evidence (unless the user set it); `kind` is the
+        proposition's kind (gum/compose.py), kept in the confidence detail for later refreshes."""
         prop = self.store.get(proposition_id)
         if prop.confidence_detail.get("user_set"):
             return prop.confidence
@@ -482,6 +483,7 @@ class Engine:
             apps=len({o.app for o in evidence if o.app}),
             days=len({o.ts.date() for o in evidence}),
             model_confidence=prop.model_confidence,
+            kind=kind or prop.confidence_detail.get("kind", ""),
         )
         value, detail = confidence(ev)
         self.store.touch(proposition_id, confidence=value, confidence_detail=detail)

@@ -49,7 +49,8 @@ def test_an_identical_proposal_attaches_evidence_and_raises_confidence_instead_o
     assert (summary.created, summary.attached) == (1, 1)
     [prop] = store.propositions()
     assert prop.evidence_count == 2
-    assert prop.confidence > prop.confidence_detail["from_support"] - 2  # computed from evidence
+    detail = prop.confidence_detail  # computed from evidence, within its cap
+    assert prop.confidence == min(detail["cap"], round(detail["from_support"]))
     assert prop.confidence_detail["observations"] == 2
 
 
