@@ -208,10 +208,13 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     if first.lower() in _DETERMINERS:  # "A bike lock" -> "a bike lock" mid-sentence
         span = f"{first.lower()} {rest}".strip()
     line = span_line(span, evidence) or ""
+    # The app the user is in, named as the tool they use, is the one relation a reader always accepted
+    # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
+    kind = "app" if relation == "uses" and app and _contains(words(app), words(span)) else rel.kind
     # The user's own "my bikes" is, said of them, "their bikes".
     obj = _MY.sub("their", span)
     if rel.article:
         obj = _with_article(obj)
     subject = user[:1].upper() + user[1:]
     text = rel.template.format(user=subject, what=obj)
-    return Composed(text=text, relation=relation, kind=rel.kind, span=span, decay=rel.decay, line=line[:160]), ""
+    return Composed(text=text, relation=relation, kind=kind, span=span, decay=rel.decay, line=line[:160]), ""

@@ -64,7 +64,9 @@ def test_in_a_chat_the_users_turns_are_told_apart_from_the_other_sides():
 
 def test_a_span_that_names_the_app_is_a_tool_the_user_uses():
     made, _ = compose("Tom", "Gmail", "works on", "user", "Gmail - Firefox\nInbox", app="Gmail - Firefox")
-    assert made.text == "Tom uses Gmail"
+    assert (made.text, made.kind) == ("Tom uses Gmail", "app")
+    made, _ = compose("Tom", "Zotero", "uses", "user", "Zotero: library", app="Firefox")
+    assert made.kind == "tool"  # named on the screen, not the app the user is in
 
 
 def test_a_lone_heading_word_is_not_a_thing_but_a_name_in_a_sentence_is():

@@ -123,8 +123,9 @@ def test_injected_lines_are_split_off_and_chat_turns_of_the_other_side_are_short
 def test_a_kind_of_proposition_the_model_gets_wrong_more_often_than_right_stays_low_until_corroborated():
     from gum.confidence import Evidence, confidence
 
+    app, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="app"))
     tool, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="tool"))
     project, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="project"))
     twice, _ = confidence(Evidence(weights=[1.0, 1.5], apps=1, days=2, kind="project"))
     by_hand, _ = confidence(Evidence(weights=[1.0], apps=1, days=1))
-    assert (tool, project, twice, by_hand) == (7, 2, 5, 7)
+    assert (app, tool, project, twice, by_hand) == (7, 4, 2, 5, 7)
