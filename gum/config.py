@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,12 +41,21 @@ class Settings(BaseModel):
     screen_interval_seconds: float = Field(10.0, ge=1.0, le=3600.0)
     afk_after_seconds: float = Field(180.0, ge=10.0)
     batch_wait_minutes: float = Field(10.0, ge=0.0)
+    # How captures reach the model (gum/intake.py): "segments" (one call per activity, what was new in it) or
+    # "captures" (the old way: every changed capture queued on its own; kept for comparison).
+    intake: Literal["segments", "captures"] = "segments"
+    # Model calls per hour while the user is active (the most engaged activities first; the rest waits in
+    # the queue for a pause). 0: no limit. While the user is active the model also runs on fewer threads.
+    model_calls_per_hour: int = Field(40, ge=0, le=100_000)
+    active_threads: int = Field(1, ge=0)
     consolidate_hours: float = Field(6.0, ge=0.1)
     api_port: int = Field(8765, ge=1, le=65535)
     api_rate_limit: int = Field(600, ge=0, le=1_000_000)  # requests per minute per API token; 0: no limit
     # Where the encryption key lives (gum/keys.py): auto = OS keyring, else a 0600 key file.
     key_store: Literal["auto", "keyring", "file", "passphrase"] = "auto"
     key_file: str = ""
+    # Per-plugin tables, [plugins.NAME] in config.toml: the keyword settings of observer NAME (calendar, ...).
+    plugins: dict[str, dict[str, Any]] = {}
 
 
 # Environment variable -> setting. Lists are comma-separated.
@@ -60,6 +69,8 @@ ENV = {
     "GUM_BATCH_SIZE": "batch_size",
     "GUM_VERIFY_WITH_MODEL": "verify_with_model",
     "GUM_OBSERVERS": "observers",
+    "GUM_INTAKE": "intake",
+    "GUM_MODEL_CALLS_PER_HOUR": "model_calls_per_hour",
     "GUM_API_PORT": "api_port",
     "GUM_KEEP_SCREENSHOTS": "keep_screenshots",
     "GUM_KEY_STORE": "key_store",

@@ -3,15 +3,15 @@
     async with gum("Priya", Screen(), model="embedded") as g:
         props = await g.query("thesis")
 
-Observations from the observers are stored at once; the model works through them in a background thread.
+It runs the same agent as `gum start` (gum/agent.py), minus the local API: observers are ticked by the
+scheduler, every observation goes through the same intake (pause, exclusions, redaction, activity
+segments), and the model works through the queue in a background thread at low priority.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from datetime import timedelta
 from pathlib import Path
 
 from .config import Settings, load_settings
@@ -32,61 +32,58 @@ class Gum:
         model=None,
         data_dir: str | Path | None = None,
         settings: Settings | None = None,
-        process_every: float = 30.0,
+        process_every: float | None = None,
     ):
         if data_dir is not None:
             os.environ["GUM_DATA_DIR"] = str(Path(data_dir).expanduser())
         self.settings = settings or load_settings(user_name=user_name or None)
+        if isinstance(model, str):
+            self.settings = self.settings.model_copy(update={"model": model})
         self.user_name = user_name or self.settings.user_name
+        if self.user_name != self.settings.user_name:
+            self.settings = self.settings.model_copy(update={"user_name": self.user_name})
         self.observers = list(observers)
-        self._model_arg = model
-        self._model = None
+        # Kept for gum-ai compatibility; the agent's queue check decides when the model runs.
         self.process_every = process_every
         self.store = Store()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        from .agent import Agent
 
-    # -- the model and the engine are loaded on first use --------------------------------------------
+        self.agent = Agent(self.settings, observers=self.observers,
+                           model=None if model is None or isinstance(model, str) else model, serve_api=False)
 
     @property
     def model(self):
-        if self._model is None:
-            from .backends import load_model
-
-            arg = self._model_arg
-            self._model = load_model(arg or self.settings.model, self.settings) if arg is None or isinstance(
-                arg, str) else arg
-        return self._model
+        return self.agent.model
 
     def engine(self, store: Store | None = None) -> Engine:
         return Engine.from_settings(store or self.store, self.model, self.settings, user_name=self.user_name)
 
     # -- sync API ---------------------------------------------------------------------------------
 
-    def add(self, obs: Observation) -> int:
-        """Store an observation (it waits in the queue for the model)."""
-        with self._lock:
-            obs_id, _ = self.store.add_observation(obs, merge_within=timedelta(minutes=2))
-        self._wake.set()
+    def add(self, obs: Observation) -> int | None:
+        """Take in an observation the way an observer's is taken in (None: dropped, e.g. while paused)."""
+        obs_id = self.agent.emit(obs)
+        self.agent.check_queue()
         return obs_id
 
     def process(self, limit: int | None = None) -> Summary:
-        """Run the model over queued observations now, in this thread."""
+        """Close the activities still open, then run the model over what is queued, in this thread."""
+        self.agent.intake.close_all("process")
         store = Store()  # its own connection: this may run beside the caller's thread
         try:
-            return self.engine(store).run(limit=limit, should_stop=self._stop.is_set)
+            return self.engine(store).run(limit=limit, should_stop=self.agent._stop.is_set)
         finally:
             store.close()
 
     def query_sync(self, text: str, *, limit: int = 10, since=None, until=None) -> list[Proposition]:
-        with self._lock:
-            return _query(self.store, text, limit=limit, since=since, until=until)
+        return _query(self.store, text, limit=limit, since=since, until=until)
 
     def recent_sync(self, limit: int = 10) -> list[Proposition]:
-        with self._lock:
-            return _recent(self.store, limit=limit)
+        return _recent(self.store, limit=limit)
+
+    def status(self) -> dict:
+        """The agent's status: observers' health, the queue, what the intake did."""
+        return self.agent.status()
 
     # -- async API --------------------------------------------------------------------------------
 
@@ -97,7 +94,7 @@ class Gum:
         return await asyncio.to_thread(self.recent_sync, limit)
 
     async def __aenter__(self) -> Gum:
-        self.start()
+        await asyncio.to_thread(self.start)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -111,28 +108,12 @@ class Gum:
         self.close()
 
     def start(self) -> None:
-        """Start the observers and the background worker that feeds the model."""
-        for obs in self.observers:
-            obs.attach(self.add)
-            obs.start()
-        if self.observers:
-            self._worker = threading.Thread(target=self._work, name="gum-engine", daemon=True)
-            self._worker.start()
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.process_every)
-            self._wake.clear()
-            if not self._stop.is_set():
-                self.process()
+        """Start the observers, their scheduler and the engine thread (as `gum start` does, without the API)."""
+        self.agent.start()
 
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        for obs in self.observers:
-            obs.stop()
-        if self._worker:
-            self._worker.join(timeout=60)
+        """Stop observing; open activities are closed and wait in the queue for the next run."""
+        self.agent.stop()
         self.store.close()
 
 

@@ -44,6 +44,8 @@ _KINDS = [
     ("notification", re.compile(r"\b(notification|toast|banner alert|push alert|new notification)\b", re.IGNORECASE)),
 ]
 
+_KIND_NAMES = {kind for kind, _ in _KINDS}
+
 # Text that speaks to an AI or claims authority over it: prompt injection, not a fact about the user.
 _INJECTION = re.compile(
     r"(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|messages)|"
@@ -122,7 +124,7 @@ class Engagement:
         return "; ".join(parts)
 
     @classmethod
-    def from_dict(cls, saved: dict) -> "Engagement":
+    def from_dict(cls, saved: dict) -> Engagement:
         """The engagement recorded by as_dict() (the derived weight is recomputed)."""
         fields = ("dwell_s", "keys", "clicks", "scrolls", "acted", "kind", "injection", "disowned", "known")
         return cls(**{k: saved[k] for k in fields if k in saved})
@@ -146,11 +148,15 @@ def input_counts(text: str) -> dict:
 
 def is_input(obs: Observation) -> bool:
     """Input activity is engagement data, never a claim source of its own."""
+    if is_visit(obs):
+        return False  # a page left at once is not queued either, but it is no input count (see is_visit)
     return obs.observer == "input" or obs.meta.get("queue") is False
 
 
 def kind_of(obs: Observation) -> str:
     head = f"{obs.observer}\n{obs.app}\n{obs.window}"
+    if obs.meta.get("kind") in _KIND_NAMES:
+        return obs.meta["kind"]  # an observer that knows what it saw says so (the notifications observer)
     if obs.observer in ("notification", "notifications"):
         return "notification"
     for kind, pattern in _KINDS:
@@ -166,6 +172,11 @@ def kind_of(obs: Observation) -> str:
     return "normal"
 
 
+def is_visit(obs: Observation) -> bool:
+    """A page visit from the browser's history: the browser measured the user opening it and staying."""
+    return obs.observer == "browser" and "browser" in obs.meta
+
+
 def split_injection(text: str) -> tuple[str, list[str]]:
     """(text without the lines that address an AI or claim to be a system note, those lines)."""
     kept, flagged = [], []
@@ -174,7 +185,7 @@ def split_injection(text: str) -> tuple[str, list[str]]:
     return "\n".join(kept), flagged
 
 
-_AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.I)
+_AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.IGNORECASE)
 
 
 def strip_ads(text: str) -> tuple[str, int]:
@@ -240,6 +251,13 @@ def engagement(obs: Observation, neighbours: list[Observation] = ()) -> Engageme
             e.scrolls += int(counts.get("scrolls", 0))
             e.dwell_s = max(e.dwell_s, counts.get("minutes", 0) * 60)
             e.reasons.append(f"input #{other.id}")
+        elif (is_visit(other) and not is_visit(obs) and other.window and other.window in (obs.window or "")
+              and abs(other.ts - obs.ts) <= INPUT_WINDOW):
+            # The screen showed a page the browser's history says the user opened and stayed on.
+            stayed = (other.ts_end - other.ts).total_seconds() if other.ts_end else 0.0
+            e.known = True
+            e.dwell_s = max(e.dwell_s, stayed, float((other.meta.get("engagement") or {}).get("dwell_s", 0)))
+            e.reasons.append(f"visit #{other.id}")
         elif (not is_input(other) and other.ts > obs.ts and other.ts - obs.ts <= timedelta(minutes=15)
               and other.app == obs.app and _DISOWNED.search(f"{other.window}\n{other.text[:400]}")):
             e.disowned = True

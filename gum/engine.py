@@ -252,6 +252,8 @@ class Summary:
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "model_seconds": round(self.usage.seconds, 2),
+            "model_calls": self.usage.calls,
+            "model_cpu_seconds": round(self.usage.cpu_seconds, 2),
             "seconds": round(self.seconds, 2),
         }
 
@@ -281,6 +283,8 @@ class Engine:
         model_verify: bool = False,
     ):
         self.store = store
+        if not store.user_name:  # what the store embeds leaves the user's name out (vectors.dense_text)
+            store.user_name = user_name.strip()
         self.model = model
         self.user = user_name.strip() or "the user"
         self.batch_size = batch_size
@@ -311,6 +315,7 @@ class Engine:
                 system, user, schema, max_tokens=max_tokens, temperature=0.2 + 0.3 * attempt
             )
             usage.add(used)
+            usage.calls += 1
             try:
                 return parse_json(text, kind)
             except ModelOutputError as exc:
@@ -429,6 +434,10 @@ class Engine:
 
     def _apply(self, obs: Observation, actions: list[Action], summary: Summary, meta: dict | None = None) -> None:
         with self.store.transaction():
+            # Taking the observation off the queue is the claim: when another process (a second ingest, the
+            # agent) already stored its results, these are dropped, so nothing is processed twice.
+            if not self.store.dequeue([obs.id]):
+                return
             if meta:
                 self.store.update_meta(obs.id, meta)
                 obs.meta.update(meta)
@@ -468,7 +477,9 @@ class Engine:
                     )
                     summary.revised += 1
                 self.refresh_confidence(pid, kind=p.kind)
-            self.store.dequeue([obs.id])
+            # Later segments that only repeated this one are evidence for whatever it yielded.
+            for pid in self.store.attach_repeats(obs.id):
+                self.refresh_confidence(pid)
 
     def refresh_confidence(self, proposition_id: int, kind: str = "") -> int:
         """Recompute a proposition's confidence from its evidence (unless the user set it); `kind` is the

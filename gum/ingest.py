@@ -3,19 +3,24 @@
 A folder may follow the scenario layout of `gum eval` (observations.jsonl, screens/, screens/index.jsonl):
 items are merged by time, and screenshots without an index entry take their place in name order after the
 last dated item. A plain folder of images is taken in name order (or file-time order), dated by file time.
+
+Every item has an identity (`identity()`), so ingesting the same activity again stores nothing twice: a re-run
+after a crash, a folder that gained two files, an export imported again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from .errors import InputError
 from .privacy import Redactor
-from .records import Observation, parse_ts
+from .records import Observation, iso, parse_ts
 from .store import Store
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -33,13 +38,44 @@ class Item:
     text: str | None = None
     image: Path | None = None
     meta: dict = field(default_factory=dict)
+    dated: bool = True  # False when the source gave no time and collect() placed it after the dated items
 
 
 @dataclass
 class IngestReport:
+    """What an ingest did: observations stored anew, merged into an earlier one, found already stored."""
+
     stored: int = 0
     merged: int = 0
+    existing: int = 0  # already stored (the same identity): not stored again
+    segments: int = 0  # activities the captures formed (gum/segments.py)
+    queued: int = 0  # of which the model reads (glances and repeats of what it read cost no call)
     errors: list[str] = field(default_factory=list)
+
+
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def identity(item: Item, obs: Observation | None, image_bytes: bytes | None = None) -> str:
+    """What makes recorded input the same input again, wherever it is read from.
+
+    An image is its content (a renamed or moved screenshot is the same screenshot); a JSONL line with an
+    "id" of its own is that id (with its time and observer, so two unrelated exports numbered from 1 do not
+    collide); any other line is what it says: time as given, observer, app, window and text. The text is
+    taken after redaction, so the identity holds nothing redaction removed.
+    """
+    if image_bytes is not None:
+        return "image:" + _digest(image_bytes)
+    assert obs is not None, "a text item's identity is what its observation says"
+    ts = iso(item.ts) if item.dated and item.ts else ""
+    if item.meta.get("id") not in (None, ""):
+        return "line-id:" + _digest(json.dumps(item.meta["id"], sort_keys=True), ts, obs.observer)
+    return "line:" + _digest(ts, obs.observer, obs.app, obs.window, obs.text)
 
 
 def read_jsonl(path: Path, report: IngestReport) -> list[Item]:
@@ -134,6 +170,7 @@ def collect(paths: list[Path], report: IngestReport, order: str = "name") -> lis
     last = dated[-1].ts if dated else datetime.now(timezone.utc).replace(microsecond=0)
     for n, item in enumerate(undated, 1):
         item.ts = last + timedelta(seconds=n)
+        item.dated = False
     return dated + undated
 
 
@@ -144,18 +181,35 @@ def ingest(
     redactor: Redactor | None = None,
     order: str = "name",
     progress: Callable[[int, int, Item], None] | None = None,
+    mode: str = "segments",
+    force: bool = False,
 ) -> IngestReport:
-    """Store observations from `paths` (OCR'ing images), redacted, queued for the engine."""
+    """Store observations from `paths` (OCR'ing images) through the intake, as the agent stores what it
+    observes: redacted, grouped into activity segments, queued for the engine.
+
+    What is already stored (the same identity) is counted in `existing` and not stored again, nor OCR'd
+    again; with `force` it is stored anew all the same, and each copy counts as evidence of its own.
+    """
+    from .intake import Intake
     from .ocr import ocr_file
 
     report = IngestReport()
-    redactor = redactor or Redactor()
+    intake = Intake(lambda: store, redactor=redactor or Redactor(), mode=mode)
     items = collect(paths, report, order)
     for n, item in enumerate(items, 1):
         if progress:
             progress(n, len(items), item)
         text = item.text
+        image_bytes = None
         if item.image is not None:
+            try:
+                image_bytes = item.image.read_bytes()
+            except OSError as exc:
+                report.errors.append(f"{item.image}: cannot read ({exc})")
+                continue
+            if not force and store.has_identity(identity(item, None, image_bytes)):
+                report.existing += 1
+                continue
             try:
                 text = ocr_file(item.image)
             except InputError as exc:
@@ -163,15 +217,22 @@ def ingest(
                 continue
         obs = Observation(
             observer=item.observer,
-            text=redactor.redact(text or ""),
+            text=text or "",
             ts=item.ts,
-            app=redactor.redact(item.app),
-            window=redactor.redact(item.window),
+            app=item.app,
+            window=item.window,
             image_path=str(item.image.resolve()) if item.image else None,
             meta=item.meta,
         )
-        _, merged = store.add_observation(obs, merge_within=timedelta(minutes=10))
-        report.merged += merged
-        report.stored += not merged
+        if force:
+            obs_id = intake.add(obs)
+            if obs_id is not None:
+                store.claim_identity(identity(item, obs, image_bytes), obs_id)
+        else:
+            intake.add(obs, identity=partial(identity, item, image_bytes=image_bytes))
+    intake.close_all("end of input", recorded=not force)
+    stats = intake.stats()
+    report.stored, report.merged = stats["stored"], stats["merged"]
+    report.existing += stats["existing"]
+    report.segments, report.queued = stats["segments"], stats["queued"]
     return report
-

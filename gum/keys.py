@@ -118,6 +118,11 @@ def _keyring_problem() -> tuple[object | None, str]:
     return backend, ""
 
 
+def usable_keyring() -> tuple[object | None, str]:
+    """The OS keyring backend gum would use, or None and the reason there is none (for `gum doctor`)."""
+    return _keyring_problem()
+
+
 def _backend_name(backend) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 

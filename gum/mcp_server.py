@@ -147,7 +147,8 @@ def build_server(client):
         """Retrieve what gum knows about the user that is relevant to a query, within a time window.
 
         Args:
-            query: Free text, matched lexically (BM25) against gum's propositions. OPTIONAL: leave it empty
+            query: A question or keywords, matched by meaning (sentence embeddings) and by words (BM25)
+                against gum's propositions; a time phrase in it ("last week") narrows the window. OPTIONAL: leave it empty
                 for something general ("what am I doing?"), and gum returns what it learned most recently.
             start_hh_mm_ago: Lower bound of the window as "HH:MM" meaning that many hours and minutes ago
                 ("01:00" = one hour ago). OPTIONAL.

@@ -151,3 +151,94 @@ def m_engine_002_evidence_cap(db: Database) -> None:
     # for that proposition. NULL: no cap beyond the observation's own engagement weight.
     if "cap" not in db["evidence"].columns_dict:
         db.execute("ALTER TABLE evidence ADD COLUMN cap REAL")
+
+
+@migrations()
+def m_intake_001_segments(db: Database) -> None:
+    # The model reads activity segments (gum/segments.py), spent on the most engaged first: the queue keeps a
+    # priority per entry, so a per-hour budget goes to what the user worked on rather than what passed by.
+    if "priority" not in db["queue"].columns_dict:
+        db.execute("ALTER TABLE queue ADD COLUMN priority REAL NOT NULL DEFAULT 0.5")
+    # Lines that recur across documents of one app (tab strips, menus, nav bars, footers) are not content.
+    # For each (app, line) a few hashes of the documents it was seen in: three distinct documents make it
+    # chrome. Only hashes are kept, never the line.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS line_stats (
+            app TEXT NOT NULL,
+            line_hash TEXT NOT NULL,
+            docs TEXT NOT NULL DEFAULT '',
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (app, line_hash)
+        ) WITHOUT ROWID"""
+    )
+    # Lines the model has already read, and in which observation: a revisited page or an unchanged document
+    # attaches to what that observation yielded instead of costing another call.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS read_lines (
+            line_hash TEXT PRIMARY KEY,
+            observation_id INTEGER NOT NULL,
+            at TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS read_lines_at ON read_lines(at)")
+    # A segment that only repeated what an earlier one showed: it is evidence for whatever that one yields.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS repeats (
+            observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE,
+            source_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE,
+            PRIMARY KEY (observation_id, source_id)
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS repeats_source ON repeats(source_id)")
+
+
+@migrations()
+def m_intake_002_pace(db: Database) -> None:
+    # Small facts the agent keeps between runs for `gum status` (the model's recent pace, for the time the
+    # waiting work will take), so the command can answer without asking a running agent.
+    db.execute("CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+
+
+@migrations()
+def m_ingest_001_observation_sources(db: Database) -> None:
+    # Recorded input (a screenshot file, a JSONL line) has an identity: the image's content hash, the line's
+    # own id, or a hash of what the line says. One row per identity, pointing at the observation that holds
+    # it, so ingesting the same activity twice (a re-run after a crash, a folder with two new files, two
+    # ingests at once) stores it once. The primary key is the guarantee, not a check before the insert.
+    # Many identities may point at one observation: a repeat merged into it as a heartbeat is stored too.
+    # Live capture has no row here: the intake path merges what it sees again. When an observation is deleted
+    # (a proposition revoked with its evidence) its row stays, pointing nowhere, so ingesting the same folder
+    # again does not bring back what the user had deleted.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS observation_sources (
+            identity TEXT PRIMARY KEY,
+            observation_id INTEGER REFERENCES observations(id) ON DELETE SET NULL,
+            added_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS observation_sources_observation ON observation_sources(observation_id)")
+    # An ingest continues the open activity segments as the database has them (another ingest, or one killed
+    # half-way, may have moved them on), so it looks them up for every capture: a small index of just those.
+    db.execute("CREATE INDEX IF NOT EXISTS observations_open_segments ON observations(ts) "
+               "WHERE json_extract(meta, '$.segment.state') = 'open'")
+
+
+@migrations()
+def m_retrieval_001_vectors(db: Database) -> None:
+    # Dense retrieval (gum/vectors.py): one sentence embedding per proposition, int8 with one scale per row
+    # (388 bytes, not 1.5 KB of float32); queries search a copy held in memory, so no vector index is kept in
+    # SQLite. `model` names the embedding model, so vectors of another model can be told apart and redone.
+    # Propositions written before this migration get their vector later (vectors.backfill).
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS proposition_vectors (
+            proposition_id INTEGER PRIMARY KEY REFERENCES propositions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            scale REAL NOT NULL,
+            vector BLOB NOT NULL
+        )"""
+    )

@@ -80,8 +80,12 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU this process spent on the call (0 for a model on a server)
+    calls: int = 0
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.seconds += other.seconds
+        self.cpu_seconds += other.cpu_seconds
+        self.calls += other.calls

@@ -1,4 +1,4 @@
-"""Evaluation scenarios (the folder format of ../shared/eval/FORMAT.md): read, validated, with clear errors.
+"""Evaluation scenarios (the folder format of tests/eval/FORMAT.md): read, validated, with clear errors.
 
 A scenario is a folder with scenario.json (the facts a person who knows the user wrote down) and the
 activity to replay: observations.jsonl and/or screens/ (screenshots, with screens/index.jsonl). The activity
@@ -28,6 +28,9 @@ class FactSpec(BaseModel):
     text: str = Field(min_length=1)
     is_true: bool = Field(alias="true")
     match: list[list[str]] = Field(min_length=1)
+    # How an assistant would ask for this fact ("which accounting software does she use?"): scored as
+    # question-recall@k. Optional, so scenarios written before it still run.
+    question: str = ""
 
     @field_validator("match")
     @classmethod
@@ -58,6 +61,7 @@ class Fact:
     text: str
     true: bool
     groups: tuple[tuple[str, ...], ...]
+    question: str = ""
 
 
 @dataclass
@@ -120,7 +124,8 @@ def load(path: Path) -> Scenario:
     if not (path / "observations.jsonl").is_file() and not (path / "screens").is_dir():
         raise InputError(f"{path}: has neither observations.jsonl nor screens/")
     facts = [
-        Fact(id=f.id or f"fact{n}", text=f.text, true=f.is_true, groups=tuple(tuple(g) for g in f.match))
+        Fact(id=f.id or f"fact{n}", text=f.text, true=f.is_true, groups=tuple(tuple(g) for g in f.match),
+             question=f.question.strip())
         for n, f in enumerate(spec.facts, 1)
     ]
     ids = [f.id for f in facts]

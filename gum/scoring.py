@@ -2,6 +2,8 @@
 
     recall@k          true facts whose query (the fact's text) returns a matching proposition in the top k
                       / true facts
+    question-recall@k the same with the fact's `question` as the query ("which accounting software does she
+                      use?"), over the true facts that have one
     false-claim rate  false facts matched by any active proposition / false facts
     Brier             mean of (c/10 - truth)^2 over active propositions that match at least one fact, where
                       truth is 0 if the proposition matches any false fact and 1 otherwise
@@ -77,6 +79,8 @@ class FactResult:
     true: bool
     matched_by: list[int] = field(default_factory=list)
     rank: int | None = None  # 1-based position of the first matching result of the fact's query, within k
+    question_rank: int | None = None  # the same for the fact's question
+    question: str = ""
 
     @property
     def recalled(self) -> bool:
@@ -112,6 +116,8 @@ class Scores:
     pairs: list[tuple[int, bool]] = field(default_factory=list)  # (confidence, truth) of matching claims
     claims: int = 0  # active propositions
     unmatched_claims: int = 0  # active propositions that match no fact
+    questions: int = 0  # true facts with a question
+    question_recalled: int = 0
     junk: int = 0  # active propositions with at least one well-formedness problem
     junk_classes: dict[str, int] = field(default_factory=dict)
     all_pairs: list[tuple[int, bool]] = field(default_factory=list)  # (confidence, acceptable) of every claim
@@ -119,6 +125,10 @@ class Scores:
     @property
     def recall_at_k(self) -> float | None:
         return self.recalled / self.true_facts if self.true_facts else None
+
+    @property
+    def question_recall_at_k(self) -> float | None:
+        return self.question_recalled / self.questions if self.questions else None
 
     @property
     def recall_any(self) -> float | None:
@@ -153,6 +163,9 @@ class Scores:
             "recall_at_k": _round(self.recall_at_k),
             "recalled": self.recalled,
             "true_facts": self.true_facts,
+            "question_recall_at_k": _round(self.question_recall_at_k),
+            "question_recalled": self.question_recalled,
+            "questions": self.questions,
             "recall_any": _round(self.recall_any),
             "matched_true": self.matched_true,
             "false_claim_rate": _round(self.false_claim_rate),
@@ -207,6 +220,13 @@ def match_claims(claims: list[Claim], facts: list[Fact], matcher: Matcher = keyw
         claim.matches = [f.id for f in facts if matcher(claim.text, f)]
 
 
+def _first_hit(ids: list[int], hits: set[int], k: int) -> int | None:
+    for pos, pid in enumerate(ids[:k], 1):
+        if pid in hits:
+            return pos
+    return None
+
+
 def check_form(claims: list[Claim], user: str) -> None:
     """Fill each claim's `problems` with the well-formedness classes it falls in (gum.wellformed)."""
     from .wellformed import problems
@@ -216,9 +236,11 @@ def check_form(claims: list[Claim], user: str) -> None:
 
 
 def score(
-    facts: list[Fact], claims: list[Claim], retrieved: dict[str, list[int]], k: int
+    facts: list[Fact], claims: list[Claim], retrieved: dict[str, list[int]], k: int,
+    asked: dict[str, list[int]] | None = None,
 ) -> tuple[Scores, list[FactResult]]:
-    """Scores of one scenario from its matched claims and, per true fact, the ids its query returned."""
+    """Scores of one scenario from its matched claims and, per true fact, the ids its query returned
+    (`retrieved`: queried with the fact's text; `asked`: with its question, for facts that have one)."""
     by_id = {f.id: f for f in facts}
     matching = {c.id for c in claims if c.matches}
     results = []
@@ -230,11 +252,13 @@ def score(
             s.true_facts += 1
             s.matched_true += bool(r.matched_by)
             hits = set(r.matched_by)
-            for pos, pid in enumerate(retrieved.get(fact.id, [])[:k], 1):
-                if pid in hits:
-                    r.rank = pos
-                    break
+            r.rank = _first_hit(retrieved.get(fact.id, []), hits, k)
             s.recalled += r.recalled
+            if fact.question and asked is not None:
+                r.question = fact.question
+                s.questions += 1
+                r.question_rank = _first_hit(asked.get(fact.id, []), hits, k)
+                s.question_recalled += r.question_rank is not None
         else:
             s.false_facts += 1
             s.false_claims += bool(r.matched_by)
@@ -260,6 +284,8 @@ def pooled(all_scores: Iterable[Scores]) -> Scores:
         total.pairs += s.pairs
         total.claims += s.claims
         total.unmatched_claims += s.unmatched_claims
+        total.questions += s.questions
+        total.question_recalled += s.question_recalled
         total.junk += s.junk
         total.all_pairs += s.all_pairs
         for k, v in s.junk_classes.items():

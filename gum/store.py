@@ -7,11 +7,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from . import vectors
 from .db import open_db
 from .errors import InputError, NotFound
 from .records import Observation, Proposition, iso, parse_ts, utcnow
@@ -88,6 +90,29 @@ def _row_to_proposition(row: dict) -> Proposition:
     )
 
 
+class Added(tuple):
+    """What add_observation did: unpacks as (id, merged); `existing` is True when an observation with the
+    same identity was already stored, and nothing was written."""
+
+    existing: bool
+
+    def __new__(cls, obs_id: int, merged: bool, existing: bool = False):
+        self = super().__new__(cls, (obs_id, merged))
+        self.existing = existing
+        return self
+
+
+@dataclass
+class DuplicateMerge:
+    """What merge_duplicate_observations did."""
+
+    groups: int = 0  # sets of exact duplicates found
+    removed: int = 0  # copies deleted (each group keeps its oldest row)
+    kept: list[int] = field(default_factory=list)  # the observation kept for each group
+    # Propositions whose evidence changed: their confidence must be computed again.
+    propositions: list[int] = field(default_factory=list)
+
+
 _PROP_SELECT = """
     SELECT p.*, (SELECT COUNT(*) FROM evidence e WHERE e.proposition_id = p.id) AS evidence_count
     FROM propositions p
@@ -97,8 +122,10 @@ _PROP_SELECT = """
 class Store:
     """All reads and writes of gum's database go through here."""
 
-    def __init__(self, db: Database | None = None, path: Path | None = None):
+    def __init__(self, db: Database | None = None, path: Path | None = None, *, user_name: str = ""):
         self.db = db if db is not None else open_db(path)
+        # Whose propositions these are: the name is replaced by "the user" in what gets embedded (vectors.py).
+        self.user_name = user_name
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -136,13 +163,20 @@ class Store:
     # -- observations ------------------------------------------------------------------------------
 
     def add_observation(
-        self, obs: Observation, *, merge_within: timedelta | None = timedelta(minutes=10), enqueue: bool = True
+        self, obs: Observation, *, merge_within: timedelta | None = timedelta(minutes=10), enqueue: bool = True,
+        identity: str | None = None,
     ) -> tuple[int, bool]:
         """Store an observation; return (id, merged).
 
         When the previous observation of the same observer says exactly the same thing and ended within
         `merge_within`, it is extended instead (a heartbeat): ts_end moves forward and repeats grows.
+
+        `identity` names recorded input (see gum/ingest.py): when an observation with that identity is already
+        stored, nothing is written and the result's `existing` is True. The identity is claimed, the
+        observation stored and queued in one transaction, so two writers racing on one input store it once.
         """
+        if identity is not None:
+            return self._add_identified(obs, identity, merge_within=merge_within, enqueue=enqueue)
         if not isinstance(obs.text, str):
             raise InputError("observation text must be a string")
         h = content_hash(obs.observer, obs.app, obs.window, obs.text)
@@ -186,6 +220,51 @@ class Store:
                     "INSERT INTO queue (observation_id, enqueued_at) VALUES (?, ?)", [obs.id, iso(utcnow())]
                 )
         return obs.id, False
+
+    def _add_identified(
+        self, obs: Observation, identity: str, *, merge_within: timedelta | None, enqueue: bool
+    ) -> Added:
+        with self.transaction():
+            if not self.claim_identity(identity):
+                obs.id = self.source_observation(identity)
+                return Added(obs.id, False, existing=True)
+            obs_id, merged = self.add_observation(obs, merge_within=merge_within, enqueue=enqueue)
+            self.bind_identity(identity, obs_id)
+        return Added(obs_id, merged)
+
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (never for this one's own)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def has_identity(self, identity: str) -> bool:
+        """True when recorded input with this identity was stored (even if deleted since)."""
+        return bool(self._rows("SELECT 1 FROM observation_sources WHERE identity = ?", [identity]))
+
+    def identified_observations(self) -> set[int]:
+        """Ids of the observations that hold recorded input with a known identity."""
+        rows = self._rows("SELECT DISTINCT observation_id FROM observation_sources WHERE observation_id IS NOT NULL")
+        return {r["observation_id"] for r in rows}
+
+    def source_observation(self, identity: str) -> int | None:
+        """The observation holding recorded input with this identity, if it was stored."""
+        rows = self._rows("SELECT observation_id FROM observation_sources WHERE identity = ?", [identity])
+        return rows[0]["observation_id"] if rows else None
+
+    def claim_identity(self, identity: str, obs_id: int | None = None) -> bool:
+        """Claim `identity` for recorded input; False when it was claimed before (the input is already stored).
+
+        The primary key decides, whoever gets there first: claim, store and `bind_identity` in one
+        transaction, so two writers racing on one input store it once. With `obs_id`, bound at once.
+        """
+        with self.transaction():
+            return bool(self.db.execute(
+                "INSERT INTO observation_sources (identity, observation_id, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (identity) DO NOTHING", [identity, obs_id, iso(utcnow())],
+            ).rowcount)
+
+    def bind_identity(self, identity: str, obs_id: int) -> None:
+        """Point a claimed identity at the observation that now holds it."""
+        self.db.execute("UPDATE observation_sources SET observation_id = ? WHERE identity = ?", [obs_id, identity])
 
     def get_observation(self, obs_id: int) -> Observation:
         rows = self._rows("SELECT * FROM observations WHERE id = ?", [obs_id])
@@ -231,24 +310,142 @@ class Store:
             f"WHERE e.observation_id = ? AND p.status IN ({','.join('?' * len(statuses))})", [obs_id, *statuses])
         return [r["id"] for r in rows]
 
+    def update_observation(self, obs: Observation) -> None:
+        """Rewrite a stored observation that is still growing (an open activity segment)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE observations SET ts = ?, ts_end = ?, app = ?, window = ?, text = ?, content_hash = ?, "
+                "image_path = coalesce(image_path, ?), repeats = ?, meta = ? WHERE id = ?",
+                [iso(obs.ts), iso(obs.ts_end or obs.ts), obs.app or "", obs.window or "", obs.text,
+                 content_hash(obs.observer, obs.app, obs.window, obs.text), obs.image_path,
+                 int(obs.meta.get("segment", {}).get("captures", 1)),
+                 json.dumps({k: v for k, v in obs.meta.items() if k != "repeats"}), obs.id],
+            )
+
+    def merge_engagement(self, obs_id: int, counts: dict) -> None:
+        """Add a heartbeat's input counts to the observation it extended; dwell becomes ts_end - ts."""
+        with self.transaction():
+            row = self._rows("SELECT meta, ts, ts_end FROM observations WHERE id = ?", [obs_id])
+            if not row:
+                return
+            meta = json.loads(row[0]["meta"] or "{}")
+            total = meta.get("engagement", {})
+            for k in ("keys", "clicks", "scrolls"):
+                total[k] = total.get(k, 0) + int(counts.get(k, 0))
+            total["dwell_s"] = (parse_ts(row[0]["ts_end"]) - parse_ts(row[0]["ts"])).total_seconds()
+            meta["engagement"] = total
+            self.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
+
+    def open_segments(self, *, recorded: bool = False) -> list[Observation]:
+        """Activity segments still marked open (an agent that stopped without closing them); with `recorded`,
+        only those holding recorded input (an ingest's, see gum/ingest.py)."""
+        where = ("AND EXISTS (SELECT 1 FROM observation_sources s WHERE s.observation_id = observations.id)"
+                 if recorded else "")
+        rows = self._rows(
+            f"SELECT * FROM observations WHERE json_extract(meta, '$.segment.state') = 'open' {where} ORDER BY ts")
+        return [_row_to_observation(r) for r in rows]
+
+    # -- what the intake remembers of screen text: recurring lines per app, lines already read ----------
+
+    def chrome_lines(self, app: str, hashes: list[str], min_docs: int) -> set[str]:
+        """Of `hashes`, the lines seen in at least `min_docs` documents of `app` (tab strips, menus...)."""
+        found: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT line_hash, docs FROM line_stats WHERE app = ? AND line_hash IN ({','.join('?' * len(part))})",
+                [app, *part]).fetchall()
+            found.update(h for h, docs in rows if len(docs.split(",")) >= min_docs)
+        return found
+
+    def learn_lines(self, app: str, doc: str, hashes: list[str], *, keep_docs: int = 4) -> None:
+        """Note that these lines were seen in document `doc` of `app`."""
+        now = iso(utcnow())
+        with self.transaction():
+            for h in set(hashes):
+                row = self.db.execute("SELECT docs FROM line_stats WHERE app = ? AND line_hash = ?",
+                                      [app, h]).fetchone()
+                docs = row[0].split(",") if row and row[0] else []
+                if doc not in docs and len(docs) < keep_docs:
+                    docs.append(doc)
+                self.db.execute(
+                    "INSERT INTO line_stats (app, line_hash, docs, last_seen) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(app, line_hash) DO UPDATE SET docs = excluded.docs, last_seen = excluded.last_seen",
+                    [app, h, ",".join(docs), now])
+
+    def read_before(self, hashes: list[str], *, since: datetime, exclude: int | None = None) -> dict[str, int]:
+        """Of `hashes`, the lines the model read since `since`: line hash -> the observation it read them in."""
+        out: dict[str, int] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT line_hash, observation_id FROM read_lines WHERE at >= ? AND line_hash IN "
+                f"({','.join('?' * len(part))})", [iso(since), *part]).fetchall()
+            out.update({h: oid for h, oid in rows if oid != exclude})
+        return out
+
+    def mark_read(self, hashes: list[str], obs_id: int, at: datetime) -> None:
+        """These lines go to the model in observation `obs_id`."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO read_lines (line_hash, observation_id, at) VALUES (?, ?, ?) "
+                "ON CONFLICT(line_hash) DO UPDATE SET observation_id = excluded.observation_id, at = excluded.at",
+                [(h, obs_id, iso(at)) for h in set(hashes)])
+
+    def forget_lines(self, before: datetime) -> int:
+        """Drop line memory older than `before` (retention)."""
+        with self.transaction():
+            n = self.db.execute("DELETE FROM read_lines WHERE at < ?", [iso(before)]).rowcount
+            n += self.db.execute("DELETE FROM line_stats WHERE last_seen < ?", [iso(before)]).rowcount
+        return n
+
+    def link_repeats(self, obs_id: int, source_ids: Iterable[int]) -> list[int]:
+        """Record that `obs_id` repeated what `source_ids` showed, and attach it as evidence to what they
+        support already (the engine attaches it to what they yield later). Returns the propositions touched."""
+        with self.transaction():
+            self.db.conn.executemany("INSERT OR IGNORE INTO repeats (observation_id, source_id) VALUES (?, ?)",
+                                [(obs_id, s) for s in set(source_ids) if s != obs_id])
+            return self._attach_repeats("r.observation_id = ?", [obs_id])
+
+    def attach_repeats(self, source_id: int) -> list[int]:
+        """Give the repeats of `source_id` the evidence links `source_id` has. Returns the propositions touched."""
+        with self.transaction():
+            return self._attach_repeats("r.source_id = ?", [source_id])
+
+    def _attach_repeats(self, where: str, params: list) -> list[int]:
+        rows = self.db.execute(
+            "SELECT DISTINCT e.proposition_id, r.observation_id, e.cap FROM repeats r "
+            "JOIN evidence e ON e.observation_id = r.source_id "
+            f"JOIN propositions p ON p.id = e.proposition_id AND p.status = 'active' WHERE {where}", params).fetchall()
+        touched = []
+        for pid, oid, cap in rows:
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO evidence (proposition_id, observation_id, added_at, cap) VALUES (?, ?, ?, ?)",
+                [pid, oid, iso(utcnow()), cap])
+            if cur.rowcount:
+                touched.append(pid)
+        return sorted(set(touched))
+
     # -- the queue ---------------------------------------------------------------------------------
 
     def pending(self, limit: int, max_attempts: int = 3) -> list[Observation]:
-        """The oldest observations still waiting for the model."""
+        """Observations still waiting for the model: the most engaged first, then the oldest."""
         rows = self._rows(
             "SELECT o.* FROM queue q JOIN observations o ON o.id = q.observation_id "
-            "WHERE q.state = 'pending' AND q.attempts < ? ORDER BY o.ts, o.id LIMIT ?",
+            "WHERE q.state = 'pending' AND q.attempts < ? ORDER BY q.priority DESC, o.ts, o.id LIMIT ?",
             [max_attempts, limit],
         )
         return [_row_to_observation(r) for r in rows]
 
-    def dequeue(self, observation_ids: Iterable[int]) -> None:
-        """Mark observations processed. Call inside the transaction that stores what they produced."""
+    def dequeue(self, observation_ids: Iterable[int]) -> int:
+        """Mark observations processed; returns how many were still queued. Call inside the transaction that
+        stores what they produced: 0 means another process got there first, and its results stand."""
         ids = list(observation_ids)
-        if ids:
-            self.db.execute(
-                f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(ids))})", ids
-            )
+        if not ids:
+            return 0
+        return self.db.execute(
+            f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(ids))})", ids
+        ).rowcount
 
     def record_failure(self, observation_id: int, error: str, max_attempts: int) -> bool:
         """Count a failed attempt; after `max_attempts` the observation is set aside. True if set aside."""
@@ -260,6 +457,42 @@ class Store:
             )
             row = self._rows("SELECT state FROM queue WHERE observation_id = ?", [observation_id])
         return bool(row) and row[0]["state"] == "failed"
+
+    def enqueue(self, obs_id: int, priority: float = 0.5) -> None:
+        """Put an observation in the queue for the model (higher priority first)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO queue (observation_id, enqueued_at, priority) VALUES (?, ?, ?)",
+                [obs_id, iso(utcnow()), float(priority)])
+
+    def queue_due(self, max_attempts: int) -> tuple[int, datetime | None]:
+        """(how many wait for the model, when the oldest of them was queued)."""
+        row = self.db.execute(
+            "SELECT COUNT(*), MIN(enqueued_at) FROM queue WHERE state = 'pending' AND attempts < ?",
+            [max_attempts]).fetchone()
+        return row[0], parse_ts(row[1]) if row[1] else None
+
+    def optimize(self) -> None:
+        """Index upkeep (FTS merge, the query planner's statistics)."""
+        self.db.execute("INSERT INTO observations_fts(observations_fts) VALUES ('optimize')")
+        self.db.execute("PRAGMA optimize")
+
+    def set_state(self, key: str, value) -> None:
+        """Remember a small JSON-able fact between runs (the model's pace)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO agent_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                            "SET value = excluded.value", [key, json.dumps(value)])
+
+    def get_state(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM agent_state WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def segment_counts(self) -> dict:
+        """Activities by what became of them: activity (read by the model), glance, known (a repeat), empty."""
+        rows = self._rows(
+            "SELECT json_extract(meta, '$.segment.kind') AS kind, COUNT(*) AS n FROM observations "
+            "WHERE json_extract(meta, '$.segment.state') = 'closed' GROUP BY kind")
+        return {r["kind"]: r["n"] for r in rows}
 
     def retry_failed(self) -> int:
         """Put set-aside observations back in the queue; returns how many."""
@@ -307,6 +540,8 @@ class Store:
             if prop.root_id is None:
                 self.db.execute("UPDATE propositions SET root_id = ? WHERE id = ?", [pid, pid])
             self.add_evidence(pid, evidence, caps)
+            # Embedded when written, in the same transaction (~10 ms); skipped if the model is not installed.
+            vectors.embed_and_write(self.db, [(pid, prop.text)], self.user_name)
         prop.id = pid
         return pid
 
@@ -468,6 +703,57 @@ class Store:
                 rows = self._rows(sql, [match, *params, limit])
         return [(_row_to_proposition(r), float(r["relevance"])) for r in rows]
 
+    def size_estimate(self) -> int:
+        """How many propositions there are, about (the newest id: one index lookup, not a count)."""
+        return self.db.execute("SELECT max(id) FROM propositions").fetchone()[0] or 0
+
+    def match_count(self, term: str, cap: int) -> int:
+        """How many propositions the word `term` matches in full text, counting no further than `cap`."""
+        match = fts_query(term)
+        if not match:
+            return 0
+        return self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM propositions_fts WHERE propositions_fts MATCH ? LIMIT ?)",
+            [match, cap]).fetchone()[0]
+
+    def ids_in_window(
+        self, since: datetime | None, until: datetime | None, *, statuses: tuple[str, ...] = VISIBLE,
+        cap: int | None = None,
+    ) -> list[int] | None:
+        """Ids of the propositions alive in the window (as `propositions` filters); None if more than `cap`."""
+        where = [f"status IN ({','.join('?' * len(statuses))})"]
+        params: list = list(statuses)
+        if since:
+            where.append("updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("created_at <= ?")
+            params.append(iso(until))
+        sql = f"SELECT id FROM propositions WHERE {' AND '.join(where)}"
+        if cap is not None:
+            sql += f" LIMIT {int(cap) + 1}"
+        ids = [r[0] for r in self.db.execute(sql, params).fetchall()]
+        return None if cap is not None and len(ids) > cap else ids
+
+    def get_many(
+        self, ids: Iterable[int], *, statuses: tuple[str, ...] = VISIBLE, since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Proposition]:
+        """The propositions among `ids` with one of `statuses`, alive in the window (in no particular order)."""
+        ids = list(ids)
+        if not ids:
+            return []
+        # "+p.status": look the ids up by primary key; on the status index SQLite would walk every active row.
+        where = [f"p.id IN ({','.join('?' * len(ids))})", f"+p.status IN ({','.join('?' * len(statuses))})"]
+        params: list = [*ids, *statuses]
+        if since:
+            where.append("p.updated_at >= ?")
+            params.append(iso(since))
+        if until:
+            where.append("p.created_at <= ?")
+            params.append(iso(until))
+        return [_row_to_proposition(r) for r in self._rows(_PROP_SELECT + f" WHERE {' AND '.join(where)}", params)]
+
     # -- what the user says ------------------------------------------------------------------------
 
     def _log_feedback(self, prop: Proposition, action: str, **detail) -> None:
@@ -476,9 +762,18 @@ class Store:
             [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow())],
         )
 
+    def visible(self, proposition_id: int) -> Proposition:
+        """The proposition, unless it or its lineage was revoked: revoked propositions never come back, to
+        anyone (the API, the command line, the tray). NotFound otherwise."""
+        prop = self.get(proposition_id)
+        if prop.status == "revoked" or self.current(proposition_id).status == "revoked":
+            raise NotFound(f"proposition #{proposition_id} was revoked")
+        return prop
+
     def confirm(self, proposition_id: int) -> Proposition:
         """The user says it is true."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             self.db.execute("UPDATE propositions SET feedback = 'confirmed' WHERE id = ?", [prop.id])
@@ -488,6 +783,7 @@ class Store:
     def reject(self, proposition_id: int) -> Proposition:
         """The user says it is false: it is hidden, kept for calibration, and never inferred again."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             self.db.execute(
@@ -499,6 +795,7 @@ class Store:
     def edit(self, proposition_id: int, *, text: str | None = None, confidence: int | None = None) -> Proposition:
         """The user rewrites a proposition: a new version, marked edited, that the engine will not overwrite."""
         with self.transaction():
+            self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
             new = Proposition(
@@ -514,6 +811,25 @@ class Store:
             pid = self.revise(prop.id, new)
             self._log_feedback(prop, "edit", new_id=pid, text=text, confidence=confidence)
         return self.get(pid)
+
+    def clear_feedback(self, proposition_id: int) -> Proposition:
+        """Undo a confirm or reject: feedback back to none (a rejected one active again) and its log row gone,
+        so calibration does not count a click the user took back."""
+        with self.transaction():
+            prop = self.visible(proposition_id)
+            if prop.feedback is None:
+                raise NotFound(f"proposition #{proposition_id} has no confirm or reject to undo")
+            self.db.execute(
+                "UPDATE propositions SET feedback = NULL, "
+                "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?",
+                [prop.id],
+            )
+            self.db.execute(
+                "DELETE FROM feedback_log WHERE id = (SELECT id FROM feedback_log WHERE proposition_id = ? "
+                "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)",
+                [prop.id],
+            )
+        return self.get(prop.id)
 
     def revoke(self, proposition_id: int, *, with_evidence: bool = False) -> Proposition:
         """Forget a proposition: every version hidden everywhere, and never re-inferred.
@@ -581,6 +897,69 @@ class Store:
             "queue": self.queue_counts(),
         }
 
+    # -- repair ------------------------------------------------------------------------------------
+
+    def duplicate_observations(self) -> list[list[int]]:
+        """Sets of exact duplicates, oldest first in each: the same observer, app, window and text at the same
+        time. Databases made before recorded input had an identity hold them (every re-run of an ingest)."""
+        rows = self._rows(
+            "SELECT id, content_hash, ts FROM observations WHERE (content_hash, ts) IN "
+            "(SELECT content_hash, ts FROM observations GROUP BY content_hash, ts HAVING COUNT(*) > 1) "
+            "ORDER BY content_hash, ts, id"
+        )
+        groups: dict[tuple, list[int]] = {}
+        for r in rows:
+            groups.setdefault((r["content_hash"], r["ts"]), []).append(r["id"])
+        return sorted(groups.values())
+
+    def merge_duplicate_observations(self) -> DuplicateMerge:
+        """Merge every set of exact duplicates into its oldest row, in one transaction.
+
+        Evidence links move to the kept row (a proposition cites it once, however many copies it cited; a
+        link the kept row already has keeps its own cap), so do the identities of recorded input. Feedback is
+        on propositions and untouched. The kept row spans the copies (latest ts_end, most repeats) and takes
+        meta keys it lacks from them. When any copy went through the model, the merged observation counts as
+        processed; otherwise one queue entry stays. Recomputing the confidence of the propositions listed in
+        the result is the caller's job (gum/repair.py), since the engine owns that rule.
+        """
+        report = DuplicateMerge()
+        touched: set[int] = set()
+        with self.transaction():
+            for group in self.duplicate_observations():
+                keep, copies = group[0], group[1:]
+                marks = ",".join("?" * len(group))
+                touched.update(r["proposition_id"] for r in self._rows(
+                    f"SELECT DISTINCT proposition_id FROM evidence WHERE observation_id IN ({marks})", group))
+                queued = {r["observation_id"] for r in self._rows(
+                    f"SELECT observation_id FROM queue WHERE observation_id IN ({marks})", group)}
+                rows = {r["id"]: r for r in self._rows(
+                    f"SELECT id, ts_end, repeats, meta FROM observations WHERE id IN ({marks})", group)}
+                meta: dict = {}
+                for oid in reversed(group):  # the kept row's own values win
+                    meta.update(json.loads(rows[oid]["meta"] or "{}"))
+                self.db.execute(
+                    "UPDATE observations SET ts_end = ?, repeats = ?, meta = ? WHERE id = ?",
+                    [max(r["ts_end"] for r in rows.values()), max(r["repeats"] for r in rows.values()),
+                     json.dumps(meta), keep],
+                )
+                for oid in copies:
+                    self.db.execute("UPDATE OR IGNORE evidence SET observation_id = ? WHERE observation_id = ?",
+                                    [keep, oid])
+                    self.db.execute("UPDATE observation_sources SET observation_id = ? WHERE observation_id = ?",
+                                    [keep, oid])
+                if len(queued) < len(group):  # some copy was processed: its results stand for all
+                    self.db.execute(f"DELETE FROM queue WHERE observation_id IN ({marks})", group)
+                gone = ",".join("?" * len(copies))
+                # Links the kept row already had, and the copies' queue entries, go with the copies.
+                self.db.execute(f"DELETE FROM evidence WHERE observation_id IN ({gone})", copies)
+                self.db.execute(f"DELETE FROM queue WHERE observation_id IN ({gone})", copies)
+                self.db.execute(f"DELETE FROM observations WHERE id IN ({gone})", copies)
+                report.groups += 1
+                report.removed += len(copies)
+                report.kept.append(keep)
+        report.propositions = sorted(touched)
+        return report
+
     def export(self) -> dict:
         """Everything, as plain JSON-able data."""
         return {
@@ -591,6 +970,7 @@ class Store:
         }
 
     def close(self) -> None:
+        vectors.forget(self.db)
         self.db.conn.close()
 
 

@@ -88,12 +88,19 @@ class Observer:
             self.log.warning("%s: %s", self.name, detail)
         self._error = detail
 
+    def expected_interval(self) -> float | None:
+        """Seconds between successful ticks this observer is using now. An observer that backs off while
+        nothing happens (the screen on a still desktop) returns its current, longer interval: being quiet on
+        purpose is not a failure."""
+        return self.interval
+
     def health(self) -> dict:
         """{'ok': bool, 'detail': str}: whether this observer is still producing, and why not."""
         if self._error:
             return {"ok": False, "detail": self._error}
-        if self.interval and self._last_ok is not None and not self.paused():
+        interval = self.expected_interval()
+        if interval and self._last_ok is not None and not self.paused():
             silent = time.monotonic() - self._last_ok
-            if silent > max(3 * self.interval, 30):
-                return {"ok": False, "detail": f"no successful tick for {silent:.0f} s"}
+            if silent > max(3 * interval, 30):
+                return {"ok": False, "detail": f"no successful tick for {silent:.0f} s (expected every {interval:.0f} s)"}
         return {"ok": True, "detail": self._detail}

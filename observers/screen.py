@@ -108,6 +108,24 @@ def choose_regions(changed: Region, monitor: Region, windows: list[Region], acti
     return [grown.clip(monitor)]
 
 
+BROWSER_TOOLBAR = 88  # pixels at the top of a browser window: tab strip, address bar, bookmarks (at 1x)
+_BROWSERS = ("chrom", "firefox", "edge", "brave", "vivaldi", "opera", "safari", "epiphany", "librewolf")
+
+
+def is_browser(app: str) -> bool:
+    a = (app or "").lower()
+    return any(b in a for b in _BROWSERS)
+
+
+def below_toolbar(region: Region, window: Region) -> Region:
+    """`region` without the browser's own top bars: OCR reads tab strips and address bars as garbage, and
+    they name pages the window title already names."""
+    top = window.y + BROWSER_TOOLBAR
+    if region.y >= top:
+        return region
+    return Region(region.x, top, region.w, max(0, region.y + region.h - top))
+
+
 @dataclass
 class MonitorState:
     """What the observer remembers of one monitor between captures."""
@@ -186,6 +204,11 @@ class Screen(Observer):
         if self.desktop is not None:
             self.desktop.close()
             self.desktop = None
+
+    def expected_interval(self) -> float:
+        # The slow timer backs off to max_interval on a still screen; a capture (and its OCR) can add a few
+        # seconds to each period.
+        return max(self.interval or 0.0, self._timer_interval) + 15.0
 
     def health(self) -> dict:
         if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
@@ -348,6 +371,9 @@ class Screen(Observer):
             win_regions = [local(w.rect) for w in windows if w.rect and w not in excluded]
             act_region = local(active.rect) if on_this else None
             regions = [r for r in choose_regions(changed, mon_box, win_regions, act_region, first) if r.area]
+            if act_region is not None and is_browser(active.app):
+                regions = [below_toolbar(r, act_region) for r in regions]
+                regions = [r for r in regions if r.area]
             if not regions:
                 continue
             from PIL import Image

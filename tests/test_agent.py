@@ -44,6 +44,8 @@ def test_observations_marked_queue_false_are_stored_but_never_sent_to_the_model(
     assert agent.store().get_observation(oid).meta["queue"] is False
     assert agent.store().queue_counts()["pending"] == 0
     agent.emit(Observation(observer="screen", text="Flight booking to Lisbon"))
+    assert agent.store().queue_counts()["pending"] == 0, "an activity is queued when it ends, not per capture"
+    agent.intake.close_all()
     assert agent.store().queue_counts()["pending"] == 1
 
 
@@ -61,15 +63,36 @@ def test_nothing_is_stored_while_paused_and_a_timed_pause_ends_by_itself():
     assert agent.store().counts()["observations"] == 1
 
 
-def test_the_engine_runs_when_a_batch_is_waiting_or_the_oldest_has_waited_long_enough():
-    agent = make_agent(batch_size=3, batch_wait_minutes=10)
+def test_the_engine_runs_as_soon_as_an_activity_waits_unless_the_active_users_hourly_budget_is_spent():
+    agent = make_agent(model_calls_per_hour=2)
+    assert not agent.process_due()
+    agent.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
+    agent.intake.close_all()
+    assert agent.process_due()
+    agent._calls.extend([(time.monotonic(), 1), (time.monotonic(), 1)])
+    assert agent.process_due(), "the budget binds only while the user is at the computer"
+    agent.activity.record("keys")
+    assert not agent.process_due() and agent.waiting_for == "budget"
+    status = agent.status()
+    assert status["queue"]["pending"] == 1 and status["queue"]["waiting_for"] == "budget"
+    assert status["queue"]["eta_seconds"] > 0
+    unlimited = make_agent(model_calls_per_hour=0)
+    unlimited._calls.extend([(time.monotonic(), 100)])
+    unlimited.activity.record("keys")
+    unlimited.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
+    unlimited.intake.close_all()
+    assert unlimited.process_due()
+
+
+def test_the_old_per_capture_intake_still_waits_for_a_batch_or_the_oldest_to_wait_long_enough():
+    agent = make_agent(intake="captures", batch_size=3, batch_wait_minutes=10)
     assert not agent.process_due()
     agent.emit(Observation(observer="screen", text="one"))
     assert not agent.process_due(), "one fresh observation waits for company"
     agent.emit(Observation(observer="screen", text="two"))
     agent.emit(Observation(observer="screen", text="three"))
     assert agent.process_due()
-    patient = make_agent(batch_size=50, batch_wait_minutes=0)
+    patient = make_agent(intake="captures", batch_size=50, batch_wait_minutes=0)
     patient.emit(Observation(observer="screen", text="alone"))
     assert patient.process_due()
 
@@ -140,7 +163,7 @@ def test_an_interval_observer_that_stops_ticking_is_unhealthy():
     p = Poller()
     p.ok("polled")
     p._last_ok = time.monotonic() - 100
-    assert p.health() == {"ok": False, "detail": "no successful tick for 100 s"}
+    assert p.health() == {"ok": False, "detail": "no successful tick for 100 s (expected every 1 s)"}
 
 
 def test_waking_from_sleep_looks_again_and_wakes_the_engine():
@@ -154,6 +177,7 @@ def test_waking_from_sleep_looks_again_and_wakes_the_engine():
     w = Watcher()
     agent = make_agent([w])
     agent.emit(Observation(observer="screen", text="before sleep"))
+    agent.intake.close_all()
     agent.on_wake(3600)
     assert w.woke == 1 and agent._wake.is_set()
     assert "asleep" in agent.store().recent_events(1)[0]["message"]
@@ -209,12 +233,14 @@ def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path):
     model = ScriptedModel(["broken", "broken", "broken"])
     agent = Agent(Settings(observers=[], max_attempts=1), observers=[], model=model, serve_api=False)
     agent.emit(Observation("screen", "Budget 2026.xlsx - LibreOffice Calc", app="Calc"))
+    agent.intake.close_all()
     agent.process_queue()
     status = agent.status()
     assert status["state"] == "error" and not status["model_health"]["ok"]
     assert status["last_error"]
     model.enqueue(good)
     agent.emit(Observation("screen", "Budget 2026.xlsx - Q3 column", app="Calc"))
+    agent.intake.close_all()
     agent.process_queue()
     status = agent.status()
     assert status["state"] != "error" and status["model_health"]["ok"]

@@ -275,7 +275,7 @@ def test_health_and_the_openapi_spec_need_only_a_valid_token(server, store):
 
 def test_status_reports_the_agents_state(server, store, seeded):
     status = Client(server.url, token(store, "chat", "propositions:read")).status()
-    assert status["state"] == "observing"
+    assert status["state"] == "idle", "an agent with no observer running does not say it observes"
     assert status["paused"] is False
     assert status["counts"]["propositions"]["active"] == 3
     assert set(status["queue"]) >= {"pending", "failed"}
@@ -394,7 +394,7 @@ def test_pause_and_resume_change_the_agents_state(server, store, agent):
     c = Client(server.url, token(store, "tray-like", "admin"))
     assert c.pause(120)["state"] == "paused"
     assert agent.is_paused()
-    assert c.resume()["state"] == "observing"
+    assert c.resume()["state"] == "idle"
     assert c.pause(None)["paused"] is True and agent.is_paused()
     c.resume()
     with pytest.raises(ApiError) as err:

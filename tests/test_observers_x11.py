@@ -287,14 +287,56 @@ def test_gum_start_runs_and_stops_cleanly_on_sigterm(x, tmp_path):
     import signal
 
     env = {**os.environ, "GUM_OBSERVERS": "screen,input,window", "GUM_API_PORT": str(20000 + os.getpid() % 20000)}
-    proc = subprocess.Popen(["gum", "start"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "agent.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["gum", "start"], env=env, stdout=subprocess.DEVNULL, stderr=out, text=True)
     try:
-        time.sleep(4)
+        # Signalled once it is running (a loaded machine can take seconds just to import).
+        assert wait_for(lambda: "gum agent started" in log.read_text(), 60), log.read_text()[-2000:]
+        time.sleep(2)
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    err = log.read_text()
     assert proc.returncode == 0, err[-2000:]
     assert "observers: screen, input, window" in err and "gum agent stopped" in err
+
+
+def test_the_python_api_observes_counts_input_and_redacts_like_gum_start(x):
+    import asyncio
+
+    from gum import gum
+    from gum.backends.scripted import ScriptedModel
+    from gum.observers import ActiveWindow, InputActivity, Screen
+
+    wid = x.window("Hotel in Lisbon booked for the conference", title="token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                   at=(200, 150))
+    x.xdotool("windowfocus", "--sync", str(wid))
+    inputs = InputActivity()
+    inputs.interval = 1.0  # summarise every second instead of every minute
+    window = ActiveWindow()
+    model = ScriptedModel(default={"propositions": [{"text": "Priya booked a hotel in Lisbon", "reasoning": "r",
+                                                     "confidence": 7, "decay": 5}]})
+
+    async def session():
+        async with gum("Priya", Screen(min_gap=0.5), inputs, window, model=model) as g:
+            stored = lambda: g.store.observations(limit=20)  # noqa: E731
+            await asyncio.to_thread(wait_for, lambda: any("Lisbon" in o.text for o in stored()), 30)
+            x.xdotool("mousemove", "400", "170")
+            x.xdotool("click", "1")
+            x.xdotool("type", "--delay", "30", "notes")
+            await asyncio.to_thread(wait_for, lambda: any(o.observer == "input" for o in stored()), 15)
+            return stored(), g.status()
+
+    observations, status = asyncio.run(session())
+    screen_text = " ".join(o.text for o in observations if o.observer.startswith("screen"))
+    assert "Lisbon" in screen_text, "the screen was captured and read"
+    everything = " ".join(f"{o.text} {o.window}" for o in observations)
+    assert "ghp_abcdef" not in everything and "[REDACTED:api_key]" in everything, "redacted before it was stored"
+    summary = next(o for o in observations if o.observer == "input")
+    assert summary.meta["input"]["keys"] >= 5 and summary.meta["input"]["clicks"] >= 1, "input was counted"
+    assert status["observers"]["window"]["detail"] != "waiting for the first poll", "the window observer is ticked"
+    assert status["intake"]["captures"] >= 2 and status["state"] in ("observing", "working")

@@ -329,17 +329,17 @@ def gum_app(seeded, qtbot, monkeypatch):
 
 
 def test_without_a_tray_the_app_runs_the_agent_and_opens_the_memory_window(gum_app, qtbot):
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     assert gum_app.memory is not None and gum_app.memory.isVisible()
     assert "no system tray" in gum_app.memory.notice.text()
     assert gum_app.supervisor.state == "running"
     qtbot.waitUntil(lambda: len(texts(gum_app.memory)) == 5, timeout=WAIT)
-    assert "gum is observing" in gum_app.memory.agent_label.text()
+    assert "gum is running but not observing" in gum_app.memory.agent_label.text()
 
 
 def test_pause_and_resume_reach_the_agent_and_change_the_state(gum_app, qtbot):
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "paused"):
         gum_app.pause(15 * 60)
@@ -350,7 +350,7 @@ def test_pause_and_resume_reach_the_agent_and_change_the_state(gum_app, qtbot):
     menu = TrayMenu(gum_app)
     labels = [a.text() for a in menu.actions()]
     assert "Resume observing" in labels and "Quit gum" in labels
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.resume()
     with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "paused"):
         gum_app.pause(None)
@@ -358,7 +358,7 @@ def test_pause_and_resume_reach_the_agent_and_change_the_state(gum_app, qtbot):
 
 
 def test_quit_stops_the_agent_cleanly(gum_app, qtbot):
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     proc = gum_app.supervisor.proc
     with qtbot.waitSignal(gum_app.finished, timeout=30_000):
@@ -368,7 +368,7 @@ def test_quit_stops_the_agent_cleanly(gum_app, qtbot):
 
 
 def test_delete_everything_empties_the_data_folder_and_starts_a_fresh_agent(gum_app, gum_dirs, seeded, qtbot):
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     assert seeded.screenshot.exists()
     with qtbot.waitSignal(gum_app.data_deleted, timeout=30_000):
@@ -402,12 +402,12 @@ def test_a_killed_agent_is_restarted_and_answers_again(seeded, qtbot, monkeypatc
     app = GumApp(port=free_port(), poll_ms=300, use_tray=False, exit_on_quit=False)
     app.supervisor.restart_delay_ms = 10
     try:
-        with qtbot.waitSignal(app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+        with qtbot.waitSignal(app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
             app.start()
         first = app.supervisor.pid()
         with qtbot.waitSignal(app.supervisor.crashed, timeout=WAIT):
             os.kill(first, signal.SIGKILL)
-        qtbot.waitUntil(lambda: app.supervisor.state == "running" and app.state == "observing", timeout=WAIT)
+        qtbot.waitUntil(lambda: app.supervisor.state == "running" and app.state == "idle", timeout=WAIT)
         assert app.supervisor.pid() not in (None, first)
     finally:
         app.supervisor.stop_and_wait()
@@ -428,6 +428,25 @@ def test_the_state_is_error_with_the_reason_when_an_observer_or_the_model_fails(
     assert summarize({"state": "error", "model_health": {"ok": False, "detail": "cannot load the model"}}) == (
         "error", "model: cannot load the model")
     assert summarize({"state": "working", "last_error": "observation #3: malformed output"}) == ("working", "")
+
+
+def test_an_agent_with_no_observer_running_is_not_shown_as_observing():
+    from gum.agent import Agent
+    from gum.config import Settings
+    from gum.ui.application import STATE_TEXT, summarize
+
+    status = Agent(Settings(observers=[]), observers=[], serve_api=False).status()
+    assert status["state"] == "idle"
+    assert summarize(status)[0] == "idle" and "not observing" in STATE_TEXT["idle"]
+
+
+def test_the_tray_says_how_much_waits_for_the_model_and_when_it_will_be_done():
+    from gum.ui.application import backlog_text
+
+    assert backlog_text({"queue": {"pending": 0}}) == ""
+    assert backlog_text({"queue": {"pending": 3, "eta_seconds": 290}}) == (
+        "3 activities waiting for the model, done in about 5 min")
+    assert "wait for a pause" in backlog_text({"queue": {"pending": 1, "waiting_for": "budget"}})
 
 
 def test_start_at_login_writes_and_removes_an_xdg_autostart_entry(tmp_path, monkeypatch):
@@ -527,7 +546,7 @@ def test_the_tray_menu_lists_recent_propositions_and_opens_them_in_the_memory_wi
 def test_a_new_data_folder_restarts_the_agent_there_and_is_remembered(gum_app, tmp_path, qtbot):
     from gum.ui import prefs
 
-    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "observing"):
+    with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     assert gum_app.status["counts"]["observations"] == 3
     first = gum_app.supervisor.pid()

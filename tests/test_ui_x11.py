@@ -46,7 +46,7 @@ def test_tray_app_on_a_real_x_display_shows_its_icon_and_the_memory_window(gum_d
     tray = ui = None
     log_path = tmp_path / "ui.log"
     try:
-        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": "none", "GUM_API_PORT": str(free_port()),
+        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": "window", "GUM_API_PORT": str(free_port()),
                "GUM_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
         env.pop("GUM_TRAY_TOKEN", None)
         tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",

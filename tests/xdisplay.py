@@ -11,10 +11,10 @@ import time
 class XDisplay:
     """An Xvfb server started for a test module; `window(text, ...)` draws an xmessage window."""
 
-    def __init__(self, size: str = "1920x1080x24"):
+    def __init__(self, size: str = "1920x1080x24", *extra: str):
         r, w = os.pipe()
         self.proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(w), "-screen", "0", size, "-nolisten", "tcp"],
+            ["Xvfb", "-displayfd", str(w), "-screen", "0", size, "-nolisten", "tcp", *extra],
             pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(w)

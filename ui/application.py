@@ -26,6 +26,7 @@ log = logging.getLogger("gum.ui")
 
 STATE_TEXT = {
     "observing": "gum is observing",
+    "idle": "gum is running but not observing",
     "paused": "gum is paused",
     "working": "gum is thinking about what it saw",
     "error": "gum has a problem",
@@ -41,6 +42,19 @@ def icon_for(state: str) -> QIcon:
     name = state if state in ("observing", "paused", "working", "error") else "stopped"
     path = resources.files("gum.resources").joinpath("icons", f"tray-{name}.png")
     return QIcon(str(path))
+
+
+def backlog_text(status: dict) -> str:
+    """What waits for the model and when it will be done, from the agent's status ('' when nothing waits)."""
+    queue = status.get("queue") or {}
+    pending = int(queue.get("pending") or 0)
+    if not pending:
+        return ""
+    what = f"{pending} {'activity' if pending == 1 else 'activities'} waiting for the model"
+    if queue.get("waiting_for") == "budget":
+        return what + " (this hour's budget is spent: they wait for a pause)"
+    eta = float(queue.get("eta_seconds") or 0)
+    return what + (f", done in about {max(1, round(eta / 60))} min" if eta else "")
 
 
 def summarize(status: dict) -> tuple[str, str]:
@@ -214,7 +228,8 @@ class GumApp(QObject):
     def _set_state(self, state: str, reason: str) -> None:
         changed = (state, reason) != (self.state, self.reason)
         self.state, self.reason = state, reason
-        tip = self.state_text() + (f"\n{reason}" if reason else "")
+        backlog = backlog_text(self.status)
+        tip = self.state_text() + (f"\n{reason}" if reason else "") + (f"\n{backlog}" if backlog else "")
         if self.tray is not None:
             self.tray.setIcon(icon_for(state))
             self.tray.setToolTip(tip)

@@ -30,8 +30,10 @@ PLIST = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def command() -> list[str]:
-    """How to start the tray app with this very Python."""
-    return [sys.executable, "-m", "gum.cli", "ui"]
+    """How to start the tray app with this very installation (the bundle's executable when frozen)."""
+    from gum.launch import gum_command
+
+    return gum_command("ui")
 
 
 def autostart_path(platform: str | None = None) -> Path:

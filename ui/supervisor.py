@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import sys
 import time
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from gum.launch import gum_command
 
 log = logging.getLogger("gum.ui.supervisor")
 agent_log = logging.getLogger("gum.ui.agent")  # the agent's own output, kept in the tray's log
@@ -36,7 +37,7 @@ class AgentSupervisor(QObject):
         self.token = token
         self.port = port
         self.extra_env = dict(env or {})
-        self.command = command or [sys.executable, "-m", "gum.cli", "start"]
+        self.command = command or gum_command("start")
         self.max_restarts = max_restarts
         self.window_s = window_s
         self.restart_delay_ms = restart_delay_ms

@@ -31,6 +31,11 @@ class TrayMenu(QMenu):
             line = self.addAction(_short(reason, 80))
             line.setEnabled(False)
             line.setToolTip(reason)
+        from .application import backlog_text
+
+        backlog = backlog_text(app.status)
+        if backlog:
+            self.addAction(backlog).setEnabled(False)
         self.addSeparator()
         self.addAction("Open Memory…", app.open_memory)
         self.addSeparator()

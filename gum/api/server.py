@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, GumError, InputError, NotFound
-from ..records import iso, utcnow
+from ..records import utcnow
 from . import DEFAULT_PORT, tokens
 from .models import AddBody, EditBody, PauseBody, RevokeBody, TokenBody, obs_json, prop_json
 from .spec import MAX_ID, Param, Route, build_spec
@@ -102,11 +102,8 @@ def _version() -> str:
 
 
 def _visible_lineage(store, prop_id: int):
-    """The proposition, unless its lineage was revoked: revoked propositions never come back."""
-    prop = store.get(prop_id)
-    if store.current(prop_id).status == "revoked" or prop.status == "revoked":
-        raise NotFound(f"proposition #{prop_id} was revoked")
-    return prop
+    """The proposition, unless its lineage was revoked (the store's rule, the same for every caller)."""
+    return store.visible(prop_id)
 
 
 # -- endpoint handlers: each returns (payload, number of items handed out) --------------------------------
@@ -173,23 +170,7 @@ def _reject(r: Request):
 def _clear_feedback(r: Request):
     """Undo a confirm or reject: feedback back to none (a rejected one active again), its log row gone, so
     calibration does not count a click the user took back."""
-    store = r.store
-    pid = r.path_params["id"]
-    p = _visible_lineage(store, pid)
-    if p.feedback is None:
-        raise NotFound(f"proposition #{pid} has no confirm or reject to undo")
-    with store.transaction():
-        store.db.execute(
-            "UPDATE propositions SET feedback = NULL, "
-            "status = CASE WHEN status = 'rejected' THEN 'active' ELSE status END WHERE id = ?",
-            [pid],
-        )
-        store.db.execute(
-            "DELETE FROM feedback_log WHERE id = (SELECT id FROM feedback_log WHERE proposition_id = ? "
-            "AND action IN ('confirm', 'reject') ORDER BY id DESC LIMIT 1)",
-            [pid],
-        )
-    return prop_json(store.get(pid)), 1
+    return prop_json(r.store.clear_feedback(r.path_params["id"])), 1
 
 
 def _edit(r: Request):
@@ -900,10 +881,7 @@ class ApiServer:
         if tray:
             tokens.register_tray_token(store, tray)
         # The access log keeps ACCESS_LOG_DAYS: enough to see what a plugin did, not a growing archive.
-        with store.transaction():
-            store.db.execute(
-                "DELETE FROM api_access_log WHERE at < ?", [iso(utcnow() - timedelta(days=ACCESS_LOG_DAYS))]
-            )
+        tokens.forget_access_before(store, utcnow() - timedelta(days=ACCESS_LOG_DAYS))
         try:
             self._server = _PooledServer((self.host, self.requested_port), self, self.workers)
         except OSError as exc:

@@ -22,6 +22,8 @@ MASK = "********"
 # Changing where the database key lives needs the old key and a migration (`gum` CLI): never through the API,
 # where a plugin with admin could lock the agent out of its own database.
 CLI_ONLY = ("key_store", "key_file")
+# Tables of config.toml ([plugins.calendar], ...): the line editor below writes top-level keys only.
+FILE_ONLY = ("plugins",)
 _WRITE_LOCK = threading.Lock()
 
 
@@ -79,7 +81,12 @@ def _edit_lines(text: str, updates: dict) -> str:
         if default_at is not None:
             lines.insert(default_at + 1, line)
         else:
-            lines.append(line)
+            # Before the first [table] ([plugins.calendar], ...): after it the key would belong to the table.
+            table_at = next((i for i, x in enumerate(lines) if re.match(r"^\s*\[", x)), None)
+            if table_at is None:
+                lines.append(line)
+            else:
+                lines.insert(table_at, line)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -95,6 +102,9 @@ def update_settings(values: dict) -> dict:
         raise InputError(
             f"{locked[0]!r} can only be changed with the gum command line (it moves the database key)"
         )
+    tables = [k for k in values if k in FILE_ONLY]
+    if tables:
+        raise InputError(f"{tables[0]!r} is set in config.toml ([{tables[0]}.NAME] tables), not through the API")
     values = {k: v for k, v in values.items() if not (k in SECRET_FIELDS and v == MASK)}
     with _WRITE_LOCK:  # two writers at once would lose one's change
         _write(values)

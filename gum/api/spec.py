@@ -168,10 +168,10 @@ def _settings_schema(partial: bool) -> dict:
     schema.pop("title", None)
     schema["additionalProperties"] = False
     if partial:
-        from .settings_io import CLI_ONLY
+        from .settings_io import CLI_ONLY, FILE_ONLY
 
         schema.pop("required", None)
-        for key in CLI_ONLY:
+        for key in CLI_ONLY + FILE_ONLY:
             schema["properties"].pop(key, None)
         schema["description"] = "Any subset of the settings; unknown names are refused."
     return schema
@@ -199,7 +199,7 @@ SCHEMAS: dict[str, dict] = {
             "last_error",
         ],
         "properties": {
-            "state": {"type": "string", "enum": ["observing", "paused", "working", "error"]},
+            "state": {"type": "string", "enum": ["observing", "idle", "paused", "working", "error"]},
             "paused": {"type": "boolean"},
             "paused_until": _NULLABLE_TS,
             "busy": {"type": "boolean"},

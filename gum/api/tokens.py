@@ -201,6 +201,12 @@ def log_access(store, token: TokenInfo, method: str, path: str, status: int, ite
         store.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token.id])
 
 
+def forget_access_before(store, when: datetime) -> int:
+    """Drop access-log lines older than `when`; returns how many."""
+    with store.transaction():
+        return store.db.execute("DELETE FROM api_access_log WHERE at < ?", [iso(when)]).rowcount
+
+
 def access_log(store, *, limit: int = 100, plugin: str | None = None) -> list[dict]:
     """The newest access-log lines first."""
     sql = "SELECT at, plugin, method, path, status, items FROM api_access_log"

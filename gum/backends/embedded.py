@@ -70,6 +70,21 @@ def _part_files(model: EmbeddedModel) -> list[Path]:
     return files
 
 
+def bundled_model_path(model: EmbeddedModel) -> Path | None:
+    """The copy shipped inside the desktop build (`<bundle>/models/`, or GUM_BUNDLED_MODELS), if there is one."""
+    from ..launch import bundle_dir
+
+    env = os.environ.get("GUM_BUNDLED_MODELS")
+    if env:
+        folder = Path(env).expanduser()
+    elif (base := bundle_dir()) is not None:
+        folder = base / "models"
+    else:
+        return None
+    path = folder / model.filename
+    return path if path.is_file() else None
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -87,6 +102,13 @@ def embedded_model_path(variant: str | None = None, *, verify: bool = False) -> 
     model = MODELS.get(variant or DEFAULT)
     if model is None:
         raise ModelError(f"no embedded model {variant!r}; choose one of {', '.join(MODELS)}")
+    bundled = bundled_model_path(model)
+    if bundled is not None:
+        # Verified when the build assembled it; it is read-only here (/opt/gum), so there is no marker.
+        if verify and (digest := sha256_file(bundled)) != model.sha256:
+            raise ModelError(f"the bundled model {bundled} has sha256 {digest}, expected {model.sha256}: "
+                             f"the installation is damaged, reinstall gum")
+        return bundled
     folder = paths.ensure_private_dir(paths.cache_dir() / "models")
     target = folder / model.filename
     marker = folder / (model.filename + ".sha256")

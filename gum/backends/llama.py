@@ -36,6 +36,11 @@ class LlamaCppModel:
         self.threads = threads or os.cpu_count() or 2
         self.name = name or self.path.name
         self._lock = threading.Lock()  # llama.cpp contexts are not safe to share between threads
+        self._run_threads = self.threads  # what the next call runs on (set_threads), without reloading
+
+    def set_threads(self, n: int) -> None:
+        """Run the next calls on `n` threads (0: all cores); the loaded model stays loaded."""
+        self._run_threads = max(1, min(n or os.cpu_count() or 2, self.threads))
 
     @property
     def llm(self):
@@ -58,6 +63,7 @@ class LlamaCppModel:
                         model_path=str(self.path),
                         n_ctx=self.n_ctx,
                         n_threads=self.threads,
+                        n_threads_batch=self.threads,
                         n_batch=512,
                         verbose=False,
                         seed=1234,
@@ -83,7 +89,11 @@ class LlamaCppModel:
             user = llm.detokenize(tokens[:budget]).decode("utf-8", "ignore") + "\n[...cut...]"
         start = time.perf_counter()
         with self._lock:
+            cpu0 = time.process_time()
             try:
+                ctx = getattr(llm, "_ctx", None)
+                if ctx is not None and hasattr(ctx, "set_n_threads"):
+                    ctx.set_n_threads(self._run_threads, self._run_threads)
                 out = llm.create_chat_completion(
                     messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                     response_format={"type": "json_object", "schema": schema},
@@ -93,9 +103,11 @@ class LlamaCppModel:
                 )
             except Exception as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
+            cpu = time.process_time() - cpu0  # the whole process: other threads mostly wait on OCR subprocesses
         usage = out.get("usage") or {}
         return out["choices"][0]["message"]["content"] or "", Usage(
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
             seconds=time.perf_counter() - start,
+            cpu_seconds=cpu,
         )

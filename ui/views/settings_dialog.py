@@ -33,7 +33,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-OBSERVERS = ("screen", "input", "window")
+OBSERVERS = ("screen", "input", "window", "calendar", "browser", "notifications")
+# What each optional observer reads (they are off until checked; their settings are [plugins.NAME] in
+# config.toml).
+OBSERVER_READS = {
+    "calendar": "Reads only the ICS files, folders and feed URLs listed in [plugins.calendar] sources: event "
+                "titles, times, places, attendee counts (no names; notes only if you opt in).",
+    "browser": "Reads Firefox and Chromium-family history files (from a copy): page titles and domains, never "
+               "addresses; banking, health, password-manager and adult sites are never stored.",
+    "notifications": "Watches desktop notifications on the session D-Bus: app name and summary, and whether "
+                     "you clicked or dismissed them; the body only if you opt in.",
+}
 SCOPES = ("propositions:read", "observations:read", "feedback:write", "admin")
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -104,10 +114,14 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         self.observer_boxes = {name: QCheckBox(name) for name in OBSERVERS}
         obs_row = QHBoxLayout()
-        for box in self.observer_boxes.values():
+        for name, box in self.observer_boxes.items():
+            box.setToolTip(OBSERVER_READS.get(name, ""))
             obs_row.addWidget(box)
         obs_row.addStretch(1)
         form.addRow("Observers", obs_row)
+        reads = QLabel("\n".join(f"{name}: {text}" for name, text in OBSERVER_READS.items()))
+        reads.setWordWrap(True)
+        form.addRow("", reads)
         self.exclusions = QPlainTextEdit()
         self.exclusions.setPlaceholderText("One per line: window titles or apps never captured, e.g. KeePassXC")
         self.exclusions.setFixedHeight(80)

@@ -1,0 +1,193 @@
+"""Retrieval benchmark: p50/p95 of gum.search.query, of GET /v1/query and of the MCP tool get_user_context,
+at 10k, 100k and 1M propositions, with the query's embedding time shown on its own.
+
+    python tests/bench/bench_retrieval.py [--sizes 10000,100000,1000000] [--queries 200] [--no-api] [--profile]
+
+The database is filled with the haystack of `gum eval` (gum/haystack.py: realistic propositions about one
+user, ages over a year) and their real embeddings; past the 12,700 distinct ones, texts repeat with a
+suffix and their vectors with a little noise, so the lexical and the vector index grow as they would. The
+queries are the questions of the eval scenarios (tests/eval/scenarios and tests/eval/questions-shared.json),
+asked as an assistant asks them. Runs in a temporary data dir; set OPENBLAS_NUM_THREADS=1 for one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SUFFIXES = ["", " again", " once more", " as before", " like last time", " for a while", " now and then",
+            " every so often", " more than once", " at times"]
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def questions() -> list[str]:
+    out = []
+    for f in sorted((ROOT / "tests" / "eval" / "scenarios").glob("*/scenario.json")):
+        out += [x["question"] for x in json.loads(f.read_text())["facts"] if x.get("question")]
+    shared = json.loads((ROOT / "tests" / "eval" / "questions-shared.json").read_text())
+    out += [q for name, qs in shared.items() if not name.startswith("_") for q in qs.values()]
+    return out
+
+
+def fill(store, n: int, user_name: str = "Dana") -> float:
+    """n propositions with their vectors, in one transaction; returns the seconds it took."""
+    import numpy as np
+
+    from gum import haystack, vectors
+    from gum.records import iso, utcnow
+
+    pool = haystack.generate(12_700)  # the pool `gum eval --haystack 10000` embeds (cached)
+    vecs = haystack.vectors_for(pool, progress=lambda m: print("  " + m, file=sys.stderr))
+    rng = random.Random(n)
+    nrng = np.random.default_rng(n)
+    now = utcnow()
+    t0 = time.perf_counter()
+    conn = store.db.conn
+    conn.execute("BEGIN")
+    done = 0
+    while done < n:
+        chunk = min(50_000, n - done)
+        rows, vs = [], []
+        for i in range(done, done + chunk):
+            d = pool[i % len(pool)]
+            rep = i // len(pool)
+            text = d.named(user_name) + SUFFIXES[rep % len(SUFFIXES)] + (f" ({rep})" if rep >= len(SUFFIXES) else "")
+            age = rng.uniform(0, 365)
+            ts = iso(now - timedelta(days=age))
+            rows.append((text, "bench", d.confidence, d.decay, ts, ts))
+            v = vecs[i % len(pool)]
+            if rep:
+                v = v + nrng.normal(0, 0.02, v.shape).astype(np.float32)
+                v /= np.linalg.norm(v)
+            vs.append(v)
+        first = conn.execute("SELECT COALESCE(max(id), 0) FROM propositions").fetchone()[0] + 1
+        conn.executemany(
+            "INSERT INTO propositions (text, reasoning, confidence, decay, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        vectors.write(store.db, list(range(first, first + chunk)), np.stack(vs))
+        done += chunk
+    conn.execute("UPDATE propositions SET root_id = id WHERE root_id IS NULL")
+    conn.execute("COMMIT")
+    return time.perf_counter() - t0
+
+
+def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
+    from gum.search import QueryTrace, query
+
+    rng = random.Random(7)
+    asked = [rng.choice(qs) for _ in range(n_queries)]
+    t = time.perf_counter()
+    query(store, asked[0], limit=10)  # loads the vector index and the encoder: reported apart
+    first = (time.perf_counter() - t) * 1000
+    cpu0 = time.process_time()
+    lat, emb, dense, bm25 = [], [], [], []
+    for q in asked:
+        tr = QueryTrace()
+        t = time.perf_counter()
+        query(store, q, limit=10, trace=tr)
+        lat.append((time.perf_counter() - t) * 1000)
+        emb.append(tr.timings.get("embed_ms", 0.0))
+        dense.append(tr.timings.get("dense_search_ms", 0.0) + tr.timings.get("dense_fetch_ms", 0.0))
+        bm25.append(tr.timings.get("bm25_ms", 0.0))
+    cpu = (time.process_time() - cpu0) / len(asked) * 1000
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for q in asked[:50]:
+            query(store, q, limit=10)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+    return {"first_ms": first, "lat": lat, "embed": emb, "dense": dense, "bm25": bm25, "cpu_ms": cpu}
+
+
+def line(name: str, values: list[float]) -> str:
+    return f"{name} p50 {statistics.median(values):6.1f} ms, p95 {percentile(values, 0.95):6.1f} ms"
+
+
+def bench_api(qs: list[str], n_queries: int) -> tuple[list[float], list[float]]:
+    """The HTTP API and the MCP tool's logic over the database of GUM_DATA_DIR (filled already)."""
+    from gum.agent import Agent
+    from gum.api import tokens
+    from gum.api.client import Client
+    from gum.api.server import ApiServer
+    from gum.config import Settings
+    from gum.mcp_server import GumTools
+
+    agent = Agent(Settings(observers=[], user_name="Dana"), observers=[], serve_api=False)
+    server = ApiServer(agent, port=0, rate_per_minute=0).start()
+    try:
+        token, _ = tokens.create_token(agent.store(), "bench", ["propositions:read"])
+        client = Client(server.url, token)
+        tools = GumTools(client)
+        rng = random.Random(11)
+        asked = [rng.choice(qs) for _ in range(n_queries)]
+        client.query(asked[0], limit=10)
+        api, mcp = [], []
+        for q in asked:
+            t = time.perf_counter()
+            client.query(q, limit=10)
+            api.append((time.perf_counter() - t) * 1000)
+        for q in asked:
+            t = time.perf_counter()
+            tools.get_user_context(q)
+            mcp.append((time.perf_counter() - t) * 1000)
+        return api, mcp
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--no-api", action="store_true", help="Only gum.search.query.")
+    ap.add_argument("--profile", action="store_true", help="Print a cProfile of 50 queries at each size.")
+    args = ap.parse_args()
+    base = tempfile.mkdtemp(prefix="gum-bench-retrieval-")
+    os.environ["GUM_DATA_DIR"] = base
+    os.environ.setdefault("GUM_CONFIG_DIR", base + "/config")
+    os.environ.setdefault("GUM_KEY_FILE", base + "/key")
+    os.environ.setdefault("GUM_KEY_STORE", "file")
+    from gum.store import Store
+
+    qs = questions()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {len(qs)} distinct questions, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
+    for n in [int(x) for x in args.sizes.split(",")]:
+        os.environ["GUM_DATA_DIR"] = tempfile.mkdtemp(prefix=f"gum-bench-{n}-", dir=base)
+        store = Store(user_name="Dana")
+        fill_s = fill(store, n)
+        r = bench_search(store, qs, args.queries, args.profile)
+        cpu = r["cpu_ms"]
+        print(f"{n:>9,} propositions (filled in {fill_s:.0f} s; first query {r['first_ms']:.0f} ms, loads the index)")
+        print("  " + line("gum.search.query     ", r["lat"]) + f"   ({cpu:.1f} ms CPU a query)")
+        print("  " + line("  of which embedding ", r["embed"]))
+        print("  " + line("  dense search+fetch ", r["dense"]))
+        print("  " + line("  BM25 (FTS5)        ", r["bm25"]))
+        store.close()
+        if not args.no_api:
+            api, mcp = bench_api(qs, args.queries)
+            print("  " + line("GET /v1/query        ", api))
+            print("  " + line("get_user_context     ", mcp) + "   (a query and a GET per result, as the tool does)")
+
+
+if __name__ == "__main__":
+    main()
