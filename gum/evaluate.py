@@ -454,8 +454,8 @@ def format_details(run: ScenarioRun) -> str:
 @click.option("-v", "--verbose", is_flag=True, help="Also print every fact and proposition.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON results to FILE.")
-def eval_command(scenarios, model_spec, judge, judge_spec, limit, k, keep_db, haystack_sizes, from_db, questions_file, verbose,
-                 as_json, save):
+def eval_command(scenarios, model_spec, judge, judge_spec, limit, k, keep_db, haystack_sizes, from_db,
+                 questions_file, verbose, as_json, save):
     """Score gum on SCENARIO folders: fact recall@k, false claims, junk, Brier and reliability.
 
     Each SCENARIO is a scenario folder (scenario.json plus observations.jsonl and/or screens/), or a folder of

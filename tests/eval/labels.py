@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 
 def summary(path: str) -> str:
-    data = json.load(open(path, encoding="utf-8"))
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     lines, total, pairs = [], Counter(), []
     for name, items in data["labels"].items():
         c = Counter(i["label"] for i in items)
@@ -37,12 +38,10 @@ def summary(path: str) -> str:
 
 
 def rescore(path: str) -> str:
-    from pathlib import Path
-
     from gum.scenario import load
     from gum.wellformed import problems
 
-    data = json.load(open(path, encoding="utf-8"))
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     junk, n, pairs, classes = 0, 0, [], Counter()
     for run in data["scenarios"]:
         folder = Path(run["path"].replace("../shared/", "/work/shared/"))
@@ -60,5 +59,5 @@ def rescore(path: str) -> str:
 
 
 if __name__ == "__main__":
-    first = json.load(open(sys.argv[1], encoding="utf-8"))
+    first = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     print(rescore(sys.argv[1]) if "scenarios" in first else summary(sys.argv[1]))
