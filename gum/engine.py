@@ -167,7 +167,8 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
                 if items:
                     return Slots(facts=[Slot.model_validate(p) for p in items[:3]])
             raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
-    raise ModelOutputError(f"model output is not JSON: {text[:120]!r}")
+    # No excerpt: the model's output repeats the observation, and this message reaches logs and status.
+    raise ModelOutputError(f"model output is not JSON ({len(text)} characters)")
 
 
 def chunks(text: str, size: int, limit: int) -> list[str]:
@@ -548,7 +549,7 @@ class Engine:
         meta = {"engagement_eval": eng.as_dict()}
         if injected:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
-            meta["injection"] = [line[:200] for line in injected[:5]]
+            meta["injection"] = len(injected)  # a count: the lines themselves are not kept
             summary.injections += 1
         clean, ads = strip_ads(clean)
         if ads:

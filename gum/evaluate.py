@@ -275,7 +275,7 @@ def run_scenario(
                              f"{summary.revised} revised, {summary.attached} attached")
 
             summary = engine.run(limit=limit, progress=engine_progress)
-        vectors.backfill(store.db, scenario.user_name)  # propositions kept by a run without the model
+        vectors.backfill(store, scenario.user_name)  # propositions kept by a run without the model
         claims = [Claim(id=p.id, text=p.text, confidence=p.confidence) for p in store.propositions(limit=None)]
         matcher: Matcher = JudgeMatcher(judge_model or model) if judge else keyword_matcher
         match_claims(claims, scenario.facts, matcher)

@@ -25,7 +25,6 @@ from importlib import resources
 from pathlib import Path
 
 from . import paths
-from .records import iso
 
 SEED = 20260301
 SUBJECT = "the user"
@@ -137,19 +136,11 @@ def insert(store, items: list[tuple[Distractor, object]], user_name: str, now: d
 
     if not items:
         return []
-    conn = store.db.conn
-    ids = []
-    with store.transaction():
-        for d, _ in items:
-            updated = now - timedelta(days=d.age_days)
-            created = updated - timedelta(days=d.span_days)
-            cur = conn.execute(
-                "INSERT INTO propositions (text, reasoning, confidence, model_confidence, decay, status, source, "
-                "confidence_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', 'haystack', '{}', ?, ?)",
-                [d.named(user_name), "A distractor of gum eval --haystack.", d.confidence, d.confidence, d.decay,
-                 iso(created), iso(updated)],
-            )
-            ids.append(cur.lastrowid)
-        conn.execute(f"UPDATE propositions SET root_id = id WHERE id IN ({','.join('?' * len(ids))})", ids)
-        vectors.write(store.db, ids, [v for _, v in items])
+    rows = []
+    for d, _ in items:
+        updated = now - timedelta(days=d.age_days)
+        rows.append((d.named(user_name), "A distractor of gum eval --haystack.", d.confidence, d.decay,
+                     updated - timedelta(days=d.span_days), updated))
+    ids = store.insert_distractors(rows)
+    vectors.write(store, ids, [v for _, v in items])
     return ids

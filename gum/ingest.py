@@ -20,8 +20,9 @@ from pathlib import Path
 
 from .errors import InputError
 from .privacy import Redactor
-from .records import Observation, iso, parse_ts
+from .records import Observation, iso
 from .store import Store
+from .times import parse_time
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -96,7 +97,7 @@ def read_jsonl(path: Path, report: IngestReport) -> list[Item]:
             text = data.get("text")
             if not isinstance(text, str):
                 raise ValueError('no "text" string')
-            ts = parse_ts(data["ts"]) if data.get("ts") not in (None, "") else None
+            ts = parse_time(data.get("ts"))
         except (ValueError, TypeError) as exc:
             report.errors.append(f"{path}:{n}: skipped, {exc}")
             continue
@@ -130,7 +131,7 @@ def read_screens(folder: Path, report: IngestReport, order: str = "name") -> lis
         ts = None
         if entry.get("ts"):
             try:
-                ts = parse_ts(entry["ts"])
+                ts = parse_time(entry["ts"])
             except (ValueError, TypeError):
                 report.errors.append(f"{index_file}: bad ts for {img.name}")
         elif not index:

@@ -2,7 +2,8 @@
 the Python API, a plugin.
 
 In order: observing paused -> dropped; an excluded app or window -> dropped; secrets redacted (text, window,
-app); then stored in one transaction. How it is stored depends on the source:
+app); lines written for an AI replaced by a marker (gum/injection.py); then stored in one transaction. How
+it is stored depends on the source:
 
 - Screen text, transcripts and queued window observations become **activity segments** (gum/segments.py):
   consecutive captures of one app and document form one stored observation that grows while the activity
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from .injection import strip as strip_injection
 from .privacy import Exclusions, Redactor
 from .records import Observation, utcnow
 from .segments import Capture, Rules, Segment, Segmenter, doc_key, normalize_line, transient
@@ -129,6 +131,11 @@ class Intake:
         if (obs.app or obs.window) and self.exclusions.matches(obs.app, obs.window):
             self.counts["excluded"] += 1
             return None
+        # Lines written for an AI are not facts about the user: not stored, not shown to the model. Before
+        # redaction, which would hide an encoded payload inside a [REDACTED] placeholder.
+        obs.text, injected = strip_injection(obs.text or "")
+        if injected:
+            obs.meta["injection"] = obs.meta.get("injection", 0) + injected
         hits = 0
         for attr in ("text", "window", "app"):
             value, n = self.redactor.redact_counting(getattr(obs, attr) or "")

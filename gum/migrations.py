@@ -242,3 +242,11 @@ def m_retrieval_001_vectors(db: Database) -> None:
             vector BLOB NOT NULL
         )"""
     )
+
+
+@migrations()
+def m_security_001_actor(db: Database) -> None:
+    # Which API token (plugin) made each confirm, reject, edit, revoke or addition: "user" for the CLI and
+    # the tray. A plugin's write is then never mistaken for the user's word.
+    if "actor" not in db["feedback_log"].columns_dict:
+        db.execute("ALTER TABLE feedback_log ADD COLUMN actor TEXT NOT NULL DEFAULT 'user'")

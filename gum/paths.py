@@ -66,3 +66,35 @@ def file_lock(lock_path: Path):
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def api_socket(port: int) -> Path | None:
+    """The agent's private API socket for `port`: `$XDG_RUNTIME_DIR/gum/api-PORT.sock`, in a 0700 folder that
+    is the user's own (a socket file there can only be the user's agent). None where there is no safe
+    folder (no XDG_RUNTIME_DIR, or one that is not private) or no Unix sockets: clients then use loopback TCP."""
+    if os.name != "posix":
+        return None
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        return None
+    base = Path(runtime)
+    try:
+        st = base.stat()
+    except OSError:
+        return None
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    folder = base / APP_NAME
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = folder.lstat()
+    except OSError:
+        return None
+    import stat as _stat
+
+    if not _stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return None
+    if st.st_mode & 0o077:
+        os.chmod(folder, 0o700)
+    path = folder / f"api-{int(port)}.sock"
+    return path if len(str(path)) < 100 else None  # AF_UNIX paths are limited to ~108 bytes

@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
-
-def utcnow() -> datetime:
-    """Now, in UTC, to the second (stored as ISO 8601 text)."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def iso(dt: datetime) -> str:
-    """ISO 8601 text in UTC for a datetime (naive ones are taken as UTC)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def parse_ts(value) -> datetime:
-    """A datetime from ISO text, a number of seconds since the epoch, or a datetime."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, (int, float)):
-        dt = datetime.fromtimestamp(value, timezone.utc)
-    else:
-        text = str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+# Re-exported: records and times are imported together almost everywhere. parse_ts is parse_time's older
+# name, still used by the store and the agent.
+from .times import iso, utcnow  # noqa: F401
+from .times import parse_time as parse_ts  # noqa: F401
 
 
 @dataclass

@@ -10,19 +10,16 @@ confidence, then MMR). Without the embedding model installed, BM25 alone ranks.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from . import question as questions
 from . import vectors
 from .ranking import by_recency, rank, recency
-from .records import Proposition, parse_ts, utcnow
+from .records import Proposition, utcnow
 from .store import Store
-
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from .times import parse_time
 
 # How many candidates each retriever hands to the fusion.
 BM25_CANDIDATES = 50
@@ -43,21 +40,6 @@ RELEVANCE_POWER = 2.0
 # FTS5 a bm25() per matching row and barely moves the ranking: it is left out of the lexical query.
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 200
-
-
-def parse_when(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
-    """'2d', '3h', '30m', '1w' ago, or an ISO date/time."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    m = _RELATIVE.match(str(value))
-    if m:
-        return (now or utcnow()) - timedelta(**{_UNITS[m.group(2).lower()]: float(m.group(1))})
-    try:
-        return parse_ts(value)
-    except ValueError as exc:
-        raise ValueError(f"cannot read {value!r} as a time: use 2d, 3h, 30m or an ISO date") from exc
 
 
 @dataclass
@@ -118,7 +100,7 @@ def _is_common(store: Store, term: str, total: int) -> bool:
     """Whether `term` is in more than COMMON_TERM_SHARE of `total` propositions (cached per database)."""
     if total < COMMON_TERM_MIN_ROWS:
         return False
-    key = (id(store.db.conn), term)
+    key = (store.connection_key, term)
     hit = _common_cache.get(key)
     if hit is not None and abs(hit[0] - total) <= total * 0.1:
         return hit[1]
@@ -149,8 +131,8 @@ def query(
     now_t = now or utcnow()
     trace = trace if trace is not None else QueryTrace()
     q = questions.parse(text, store.user_name if user_name is None else user_name, now_t)
-    since = _intersect(parse_when(since, now), q.since, later=True)
-    until = _intersect(parse_when(until, now), q.until, later=False)
+    since = _intersect(parse_time(since, now), q.since, later=True)
+    until = _intersect(parse_time(until, now), q.until, later=False)
     trace.question, trace.since, trace.until = q, since, until
     if not q.terms:
         # Nothing to match ("what is she doing?", "what happened yesterday?"): the newest in the window.
@@ -234,9 +216,9 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace):
         return [], None, None
     t0 = time.perf_counter()
     # Propositions written before the model was installed catch up a few at a time.
-    vectors.backfill(store.db, store.user_name, limit=32)
-    idx = vectors.index_for(store.db)
-    idx.refresh(store.db)
+    vectors.backfill(store, store.user_name, limit=32)
+    idx = vectors.index_for(store)
+    idx.refresh(store)
     t1 = time.perf_counter()
     qvec = enc.encode([text])[0]
     t2 = time.perf_counter()
@@ -261,5 +243,5 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace):
 
 def recent(store: Store, *, limit: int = 10, since=None) -> list[Proposition]:
     """The newest active propositions."""
-    props = store.propositions(limit=max(limit, 50), since=parse_when(since))
+    props = store.propositions(limit=max(limit, 50), since=parse_time(since))
     return by_recency(props, limit)

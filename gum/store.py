@@ -21,6 +21,8 @@ from .records import Observation, Proposition, iso, parse_ts, utcnow
 # Statuses a user sees by default; superseded versions live in history, revoked and rejected ones never
 # show again.
 VISIBLE = ("active",)
+# Actors whose additions are the user's own: the CLI and the tray (its token is named "tray").
+USER_ACTORS = ("user", "tray")
 # Propositions the engine must never re-create, nor anything close to them.
 BLOCKED = ("revoked", "rejected")
 
@@ -126,6 +128,30 @@ class Store:
         self.db = db if db is not None else open_db(path)
         # Whose propositions these are: the name is replaced by "the user" in what gets embedded (vectors.py).
         self.user_name = user_name
+        # Who the writes made through this Store are by: "user" (the CLI, the tray's own process), or the name
+        # of the API token acting (the API sets it per request). Recorded with every feedback row.
+        self.actor = "user"
+
+    @property
+    def connection_key(self) -> int:
+        """Tells databases apart for caches kept beside the store (the search's common-term cache)."""
+        return id(self.db.conn)
+
+    def insert_distractors(self, rows: list[tuple[str, str, int, int, datetime, datetime]]) -> list[int]:
+        """Bulk-insert active propositions (text, reasoning, confidence, decay, created, updated) with no evidence:
+        the distractors of `gum eval --haystack`. Returns their ids."""
+        ids = []
+        with self.transaction():
+            for text, reasoning, conf, decay, created, updated in rows:
+                cur = self.db.conn.execute(
+                    "INSERT INTO propositions (text, reasoning, confidence, model_confidence, decay, status, source, "
+                    "confidence_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', 'haystack', '{}', ?, ?)",
+                    [text, reasoning, conf, conf, decay, iso(created), iso(updated)])
+                ids.append(cur.lastrowid)
+            if ids:
+                self.db.conn.execute(
+                    f"UPDATE propositions SET root_id = id WHERE id IN ({','.join('?' * len(ids))})", ids)
+        return ids
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -642,14 +668,7 @@ class Store:
         until: datetime | None = None,
         order: str = "p.updated_at DESC, p.id DESC",
     ) -> list[Proposition]:
-        where = [f"p.status IN ({','.join('?' * len(statuses))})"]
-        params: list = list(statuses)
-        if since:
-            where.append("p.updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("p.created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until, "p.")
         sql = _PROP_SELECT + f" WHERE {' AND '.join(where)} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -721,14 +740,7 @@ class Store:
         cap: int | None = None,
     ) -> list[int] | None:
         """Ids of the propositions alive in the window (as `propositions` filters); None if more than `cap`."""
-        where = [f"status IN ({','.join('?' * len(statuses))})"]
-        params: list = list(statuses)
-        if since:
-            where.append("updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until)
         sql = f"SELECT id FROM propositions WHERE {' AND '.join(where)}"
         if cap is not None:
             sql += f" LIMIT {int(cap) + 1}"
@@ -744,22 +756,17 @@ class Store:
         if not ids:
             return []
         # "+p.status": look the ids up by primary key; on the status index SQLite would walk every active row.
-        where = [f"p.id IN ({','.join('?' * len(ids))})", f"+p.status IN ({','.join('?' * len(statuses))})"]
-        params: list = [*ids, *statuses]
-        if since:
-            where.append("p.updated_at >= ?")
-            params.append(iso(since))
-        if until:
-            where.append("p.created_at <= ?")
-            params.append(iso(until))
+        where, params = _window(statuses, since, until, "p.", status="+p.status")
+        where, params = [f"p.id IN ({','.join('?' * len(ids))})", *where], [*ids, *params]
         return [_row_to_proposition(r) for r in self._rows(_PROP_SELECT + f" WHERE {' AND '.join(where)}", params)]
 
     # -- what the user says ------------------------------------------------------------------------
 
     def _log_feedback(self, prop: Proposition, action: str, **detail) -> None:
         self.db.execute(
-            "INSERT INTO feedback_log (proposition_id, action, confidence, detail, at) VALUES (?, ?, ?, ?, ?)",
-            [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow())],
+            "INSERT INTO feedback_log (proposition_id, action, confidence, detail, at, actor) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [prop.id, action, prop.confidence, json.dumps(detail), iso(utcnow()), self.actor],
         )
 
     def visible(self, proposition_id: int) -> Proposition:
@@ -776,6 +783,8 @@ class Store:
             self.visible(proposition_id)
             prop = self.current(proposition_id)
             self._require_visible(prop)
+            if self.actor not in USER_ACTORS and prop.source.startswith("plugin:"):
+                raise InputError("only the user can confirm a plugin's addition (in the tray or with `gum`)")
             self.db.execute("UPDATE propositions SET feedback = 'confirmed' WHERE id = ?", [prop.id])
             self._log_feedback(prop, "confirm")
         return self.get(prop.id)
@@ -866,12 +875,19 @@ class Store:
         return self.get(prop.id)
 
     def add_by_hand(self, text: str, *, confidence: int = 10, decay: int = 8) -> Proposition:
-        """A proposition the user wrote themselves."""
-        pid = self.insert_proposition(
-            Proposition(text=text.strip(), reasoning="Added by the user.", confidence=confidence, decay=decay,
-                        source="user", edited=True, feedback="confirmed",
-                        confidence_detail={"user_set": True})
-        )
+        """A proposition the user wrote themselves; or, added by a plugin (self.actor), that plugin's claim:
+        unconfirmed, at most confidence 5, shown to no other plugin until the user confirms it."""
+        if self.actor in USER_ACTORS:
+            prop = Proposition(text=text.strip(), reasoning="Added by the user.", confidence=confidence,
+                               decay=decay, source="user", edited=True, feedback="confirmed",
+                               confidence_detail={"user_set": True})
+        else:
+            prop = Proposition(text=text.strip(), reasoning=f"Added by the plugin {self.actor!r}, not yet "
+                               "confirmed by the user.", confidence=min(confidence, 5), decay=decay,
+                               source=f"plugin:{self.actor}", confidence_detail={"plugin": self.actor})
+        with self.transaction():
+            pid = self.insert_proposition(prop)
+            self._log_feedback(self.get(pid), "add")
         return self.get(pid)
 
     def _require_visible(self, prop: Proposition) -> None:
@@ -972,6 +988,21 @@ class Store:
     def close(self) -> None:
         vectors.forget(self.db)
         self.db.conn.close()
+
+
+def _window(statuses: tuple[str, ...], since: datetime | None, until: datetime | None,
+            prefix: str = "", *, status: str | None = None) -> tuple[list[str], list]:
+    """WHERE terms for propositions of these statuses alive in the window: updated since, created until.
+    `status` overrides the status column's expression ("+p.status" keeps SQLite off the status index)."""
+    where = [f"{status or prefix + 'status'} IN ({','.join('?' * len(statuses))})"]
+    params: list = list(statuses)
+    if since:
+        where.append(f"{prefix}updated_at >= ?")
+        params.append(iso(since))
+    if until:
+        where.append(f"{prefix}created_at <= ?")
+        params.append(iso(until))
+    return where, params
 
 
 def _clamp(value) -> int:

@@ -29,6 +29,11 @@ RESCORE = 512
 EXACT_UP_TO = 20_000
 
 
+def _db(db):
+    """The Database of a Store (callers outside the store layer pass their Store), or the Database itself."""
+    return getattr(db, "db", db)
+
+
 @lru_cache(maxsize=64)
 def _name_pattern(user_name: str) -> re.Pattern | None:
     # A name's parts are capitalised words; "the user" (scenarios without a name) has none to replace.
@@ -57,6 +62,7 @@ def quantize(vectors):
 
 def write(db, ids: list[int], vectors) -> None:
     """Store the vectors of propositions `ids` (call inside the transaction that writes them)."""
+    db = _db(db)
     if not len(ids):
         return
     codes, scales = quantize(vectors)
@@ -68,6 +74,7 @@ def write(db, ids: list[int], vectors) -> None:
 
 def embed_and_write(db, items: list[tuple[int, str]], user_name: str = "") -> bool:
     """Embed (id, text) pairs and store them; False (nothing written) when the model is not installed."""
+    db = _db(db)
     enc = embeddings.try_encoder()
     if enc is None or not items:
         return False
@@ -78,6 +85,7 @@ def embed_and_write(db, items: list[tuple[int, str]], user_name: str = "") -> bo
 
 def missing(db, limit: int | None = None, after: int = 0) -> list[tuple[int, str]]:
     """Active propositions with id > `after` and no vector (written before the model was installed)."""
+    db = _db(db)
     sql = ("SELECT p.id, p.text FROM propositions p LEFT JOIN proposition_vectors v ON v.proposition_id = p.id "
            "WHERE p.id > ? AND v.proposition_id IS NULL AND p.status = 'active' ORDER BY p.id")
     if limit is not None:
@@ -91,6 +99,7 @@ def backfill(db, user_name: str = "", *, limit: int | None = None, batch: int = 
     Where the database has been checked up to (its index's `checked_to`) is remembered, so a query at 100k
     propositions does not scan them all again: only propositions newer than that are looked at.
     """
+    db = _db(db)
     idx = index_for(db)
     done = 0
     while limit is None or done < limit:
@@ -132,6 +141,7 @@ class Index:
 
     def refresh(self, db) -> None:
         """Append the rows written since the last refresh (a query on the rowid index: ~0.1 ms when none)."""
+        db = _db(db)
         import numpy as np
 
         newest = db.execute("SELECT max(proposition_id) FROM proposition_vectors").fetchone()[0] or 0
@@ -214,6 +224,7 @@ _indexes_lock = threading.Lock()
 
 
 def _key(db) -> str:
+    db = _db(db)
     # The database file: every thread's connection to it shares one index. An in-memory or temporary
     # database has no file, and its own index.
     path = db.execute("PRAGMA database_list").fetchone()[2]
@@ -222,6 +233,7 @@ def _key(db) -> str:
 
 def index_for(db) -> Index:
     """The in-memory index of the database `db` (refreshed by the caller)."""
+    db = _db(db)
     key = _key(db)
     with _indexes_lock:
         idx = _indexes.get(key)
@@ -232,6 +244,7 @@ def index_for(db) -> Index:
 
 def forget(db) -> None:
     """Drop the in-memory index of `db`'s file (when a store closes: a later open reloads it)."""
+    db = _db(db)
     try:
         key = _key(db)
     except Exception:  # noqa: BLE001 - a connection already closed has nothing to forget

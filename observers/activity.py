@@ -20,12 +20,14 @@ BURST_GAP = 2.0  # seconds without input that end a burst
 
 @dataclass
 class WindowInfo:
-    """A window on screen: app name, title, and where it is (x, y, width, height in desktop pixels)."""
+    """A window on screen: app name, title, where it is (x, y, width, height in desktop pixels), and the id of
+    the process that owns it when the desktop says (gum's own windows are excluded by process)."""
 
     app: str = ""
     title: str = ""
     rect: tuple[int, int, int, int] | None = None
     wid: int | None = None
+    pid: int | None = None
 
 
 class Activity:

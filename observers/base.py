@@ -16,12 +16,15 @@ shows unhealthy observers in its status and restarts them (stop, then start) wit
             for event in read_today():
                 self.emit(Observation(observer=self.name, app="Calendar", text=event.title))
 
-Register it for `gum start` with an entry point in your package's pyproject.toml:
+Register it for `gum start` from a plugin module (gum/hookspecs.py; gum's own observers do the same in
+gum/default_plugins/observers.py):
 
-    [project.entry-points."gum.observers"]
-    calendar = "my_package.calendar:Calendar"
+    @hookimpl
+    def register_observers(register, settings):
+        register("calendar", lambda context: Calendar())  # context.options: its [plugins.calendar] table
 
-and name it in the `observers` setting (`GUM_OBSERVERS=screen,input,window,calendar`).
+publish that module under the `gum` entry point group (`[project.entry-points.gum] calendar =
+"my_package.calendar"`), and name it in the `observers` setting (`GUM_OBSERVERS=screen,input,window,calendar`).
 """
 
 from __future__ import annotations

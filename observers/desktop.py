@@ -86,7 +86,8 @@ class X11Desktop(Desktop):
             raise DesktopError(f"cannot open X display {display_name or os.environ.get('DISPLAY')}: {exc}") from exc
         self.root = self.d.screen().root
         self._lock = threading.Lock()
-        self._atoms = {n: self.d.intern_atom(n) for n in ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "UTF8_STRING")}
+        self._atoms = {n: self.d.intern_atom(n)
+                       for n in ("_NET_ACTIVE_WINDOW", "_NET_WM_NAME", "UTF8_STRING", "_NET_WM_PID")}
 
     def close(self) -> None:
         try:
@@ -120,6 +121,14 @@ class X11Desktop(Desktop):
         except self._error.XError:
             return ""
         return cls[1] if cls else ""
+
+    def _pid(self, w) -> int | None:
+        """The owning process from _NET_WM_PID (set by Qt, GTK and most toolkits), if any."""
+        try:
+            prop = w.get_full_property(self._atoms["_NET_WM_PID"], self._X.AnyPropertyType)
+        except self._error.XError:
+            return None
+        return int(prop.value[0]) if prop is not None and len(prop.value) else None
 
     def _client(self, w, depth: int = 0):
         """The window itself if it has a title, else the first titled descendant (window-manager frames)."""
@@ -160,7 +169,8 @@ class X11Desktop(Desktop):
         client = self._client(top) or top
         border = 2 * g.border_width
         return WindowInfo(app=self._app(client), title=self._title(client),
-                          rect=(g.x, g.y, g.width + border, g.height + border), wid=client.id)
+                          rect=(g.x, g.y, g.width + border, g.height + border), wid=client.id,
+                          pid=self._pid(client))
 
     def windows(self) -> list[WindowInfo]:
         def read():
@@ -206,21 +216,23 @@ class MacDesktop(Desktop):
 
         self._Q = Quartz
 
-    def _list(self) -> list[dict]:
+    def _list(self, all_layers: bool = False) -> list[dict]:
         Q = self._Q
         opts = Q.kCGWindowListOptionOnScreenOnly | Q.kCGWindowListExcludeDesktopElements
+        # Every layer for the windows on screen: a password manager's floating panel sits above layer 0.
         return [w for w in (Q.CGWindowListCopyWindowInfo(opts, Q.kCGNullWindowID) or [])
-                if w.get("kCGWindowLayer", 0) == 0]
+                if all_layers or w.get("kCGWindowLayer", 0) == 0]
 
     @staticmethod
     def _info(w: dict) -> WindowInfo:
         b = w.get("kCGWindowBounds", {})
         rect = (int(b.get("X", 0)), int(b.get("Y", 0)), int(b.get("Width", 0)), int(b.get("Height", 0)))
         return WindowInfo(app=str(w.get("kCGWindowOwnerName", "")), title=str(w.get("kCGWindowName", "") or ""),
-                          rect=rect, wid=int(w.get("kCGWindowNumber", 0)))
+                          rect=rect, wid=int(w.get("kCGWindowNumber", 0)),
+                          pid=int(w.get("kCGWindowOwnerPID", 0)) or None)
 
     def windows(self) -> list[WindowInfo]:
-        return [self._info(w) for w in reversed(self._list())]  # CGWindowList is front to back
+        return [self._info(w) for w in reversed(self._list(all_layers=True))]  # CGWindowList is front to back
 
     def active_window(self) -> WindowInfo | None:
         from AppKit import NSWorkspace
@@ -232,7 +244,7 @@ class MacDesktop(Desktop):
         for w in self._list():
             if w.get("kCGWindowOwnerPID") == pid:
                 return self._info(w)
-        return WindowInfo(app=str(app.localizedName() or ""))
+        return WindowInfo(app=str(app.localizedName() or ""), pid=int(pid) or None)
 
 
 class WinDesktop(Desktop):
@@ -253,14 +265,15 @@ class WinDesktop(Desktop):
         self.user32.GetWindowTextW(hwnd, buf, n + 1)
         r = w.RECT()
         self.user32.GetWindowRect(hwnd, c.byref(r))
-        return WindowInfo(app=self._process_name(hwnd), title=buf.value,
-                          rect=(r.left, r.top, r.right - r.left, r.bottom - r.top), wid=int(hwnd or 0))
-
-    def _process_name(self, hwnd) -> str:
-        c, w = self._c, self._w
         pid = w.DWORD()
         self.user32.GetWindowThreadProcessId(hwnd, c.byref(pid))
-        handle = self.kernel32.OpenProcess(0x1000, False, pid.value)  # PROCESS_QUERY_LIMITED_INFORMATION
+        return WindowInfo(app=self._process_name(pid.value), title=buf.value,
+                          rect=(r.left, r.top, r.right - r.left, r.bottom - r.top), wid=int(hwnd or 0),
+                          pid=int(pid.value) or None)
+
+    def _process_name(self, pid: int) -> str:
+        c, w = self._c, self._w
+        handle = self.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
         if not handle:
             return ""
         try:
@@ -284,4 +297,6 @@ class WinDesktop(Desktop):
         )
         self.user32.EnumWindows(proc, 0)
         infos = [self._info(h) for h in found]
-        return [i for i in reversed(infos) if i.title]  # EnumWindows is top to bottom
+        # EnumWindows is top to bottom. Untitled windows are kept (an untitled password prompt must still be
+        # matched by its process name and blanked); zero-sized ones are not windows anyone can read.
+        return [i for i in reversed(infos) if (i.title or i.app) and i.rect and i.rect[2] > 0 and i.rect[3] > 0]

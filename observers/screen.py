@@ -10,7 +10,10 @@ read only in the changed region, widened to the window it lies in, or the active
 
 Privacy: if the active window is excluded (password manager, private browsing, lock screen) nothing is
 captured; other excluded windows on screen are blanked before the change check and OCR, so their text
-never reaches OCR, the database or the model. Text is redacted by the agent before it is stored.
+never reaches OCR, the database or the model. Windows are listed right before and after each monitor's grab;
+if the excluded windows changed in between (one opened, moved or closed), the frame is dropped, not blanked
+wrongly. Text is redacted by the agent before it is stored; a frame whose text held a secret is not kept as a
+screenshot (its pixels would hold the secret).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
-from gum.privacy import Exclusions
+from gum.privacy import Exclusions, Redactor
 from gum.records import Observation, utcnow
 
 from .activity import WindowInfo
@@ -146,6 +149,8 @@ class Stats:
     ocr_pixels: list = field(default_factory=list)
     excluded: int = 0
     blanked: int = 0
+    raced: int = 0  # frames dropped: an excluded window appeared, moved or went during the grab
+    not_kept: int = 0  # frames whose text held a secret: not kept as screenshots
     errors: int = 0
     triggers: dict = field(default_factory=dict)
 
@@ -158,10 +163,13 @@ class Screen(Observer):
 
     def __init__(self, *, exclusions: Exclusions | None = None, keeper=None, min_gap: float = 2.0,
                  settle: float = 0.5, typing_pause: float = 1.5, scroll_pause: float = 0.8,
-                 max_interval: float = 300.0, desktop_factory=open_desktop, ocr=None, lang: str = "eng"):
+                 max_interval: float = 300.0, desktop_factory=open_desktop, ocr=None, lang: str = "eng",
+                 redactor: Redactor | None = None):
         super().__init__()
         self.exclusions = exclusions or Exclusions()
         self.keeper = keeper  # gum.screenshots.ScreenshotKeeper when the user keeps screenshots
+        # Only to decide whether a frame may be kept as a screenshot (the agent redacts the text itself).
+        self.redactor = redactor or Redactor()
         self.min_gap, self.settle = min_gap, settle
         self.typing_pause, self.scroll_pause = typing_pause, scroll_pause
         self.base_interval, self.max_interval = self.interval, max_interval
@@ -323,12 +331,11 @@ class Screen(Observer):
         self._last_capture, self._last_capture_wall = now, time.time()
         self.stats.triggers[trigger] = self.stats.triggers.get(trigger, 0) + 1
         active, windows = self._windows()
-        if active is not None and self.exclusions.matches(active.app, active.title):
+        if self.exclusions.window(active):
             self.stats.excluded += 1
             self.activity.take(self.name)
             self.ok("active window excluded: not captured")
             return []
-        excluded = [w for w in windows if w.rect and self.exclusions.matches(w.app, w.title)]
         sct = self._grabber()
         engagement = self.activity.take(self.name)
         emitted: list[Observation] = []
@@ -336,8 +343,18 @@ class Screen(Observer):
         for index, mon in enumerate(sct.monitors[1:], start=1):
             if self.paused() or self._stop.is_set():
                 break
+            # Windows are listed right before and right after each grab (OCR of the monitor before takes
+            # seconds): a password manager opened, moved or closed in between makes the frame unsafe to blank.
+            active, windows = self._windows()
             shot = sct.grab(mon)
             self.stats.captures += 1
+            after_active, after = self._windows()
+            excluded = [w for w in windows if w.rect and self.exclusions.window(w)]
+            if (self.exclusions.window(active) or self.exclusions.window(after_active)
+                    or _boxes(excluded) != _boxes([w for w in after if w.rect and self.exclusions.window(w)])):
+                self.stats.raced += 1
+                self.request("retry")  # look again soon (debounced like any other trigger)
+                continue
             frame = np.frombuffer(shot.bgra, dtype=np.uint8).reshape(shot.height, shot.width, 4)
             mon_box = Region(0, 0, shot.width, shot.height)
 
@@ -402,8 +419,11 @@ class Screen(Observer):
                       "engagement": _eng(eng)},
             )
             if self.keeper is not None:
-                full = Image.fromarray(np.ascontiguousarray(frame[:, :, 2::-1]), "RGB")
-                obs.image_path = self.keeper.save(full)
+                if self.redactor.finds(text):  # the pixels would keep what redaction takes out of the text
+                    self.stats.not_kept += 1
+                else:
+                    full = Image.fromarray(np.ascontiguousarray(frame[:, :, 2::-1]), "RGB")
+                    obs.image_path = self.keeper.save(full)
             state.last = obs
             state.captures += 1
             if self.paused():
@@ -422,6 +442,11 @@ class Screen(Observer):
         from gum.ocr import ocr_image
 
         return ocr_image(image, lang=self.lang)
+
+
+def _boxes(windows: list[WindowInfo]) -> set:
+    """What must stay the same across a grab for blanking to be right: which excluded windows, and where."""
+    return {(w.wid, tuple(w.rect)) for w in windows}
 
 
 def _eng(counts: dict) -> dict:

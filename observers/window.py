@@ -64,7 +64,7 @@ class ActiveWindow(Observer):
             self.desktop = self._factory()  # reconnect on the next tick if the display comes back
             return
         now = time.monotonic()
-        if info is not None and self.exclusions.matches(info.app, info.title):
+        if info is not None and self.exclusions.window(info):
             self.activity.set_window(info, excluded=True)
             if self.current is not None:
                 self._heartbeat()

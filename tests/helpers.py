@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "the condition", step: float = 0.1):
+    """Poll `predicate` until it returns something true and return that; fail the test after `timeout`.
+
+    For effects of threads and child processes (log lines, windows, rows) that have no signal to wait on.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    value = predicate()
+    if not value:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    return value
 
 
 def render_text_image(path: Path, lines: list[str], size=(1280, 720), font_size=22) -> Path:
@@ -28,3 +55,23 @@ def render_text_image(path: Path, lines: list[str], size=(1280, 720), font_size=
         y += int(font_size * 1.6)
     img.save(path)
     return path
+
+
+@contextmanager
+def model_plugin(plugin_name: str, backend: str, model):
+    """While inside: a plugin named `plugin_name` that registers `model` as the model back-end `backend`,
+    through the same register_models hook an installed plugin implements."""
+    from gum.hookspecs import hookimpl
+    from gum.plugins import get_plugin_manager
+
+    class ModelPlugin:
+        @hookimpl
+        def register_models(self, register):
+            register(backend, lambda spec, settings: model)
+
+    pm = get_plugin_manager()
+    pm.register(ModelPlugin(), name=plugin_name)
+    try:
+        yield model
+    finally:
+        pm.unregister(name=plugin_name)

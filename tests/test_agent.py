@@ -207,15 +207,19 @@ def test_the_scheduler_ticks_observers_and_stops_cleanly():
     assert p.ticks == ticks
 
 
-def test_the_tray_token_from_the_environment_is_registered_and_hidden_from_children(monkeypatch):
+def test_the_tray_token_handed_over_on_a_pipe_is_registered_and_never_in_the_environment(monkeypatch):
+    import os
+
     tokens = pytest.importorskip("gum.api.tokens")
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "t" * 40)
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"t" * 40 + b"\n")
+    os.close(write_end)
+    monkeypatch.setenv("GUM_TRAY_TOKEN_FD", str(read_end))
     agent = make_agent()
     agent.start()
     try:
-        import os
-
-        assert "GUM_TRAY_TOKEN" not in os.environ
+        assert "GUM_TRAY_TOKEN_FD" not in os.environ
+        assert not any("t" * 40 in v for v in os.environ.values())
         names = [t.name for t in tokens.list_tokens(agent.store()) if not t.revoked]
         assert "tray" in names
         assert tokens.verify(agent.store(), "t" * 40).name == "tray"
@@ -223,15 +227,15 @@ def test_the_tray_token_from_the_environment_is_registered_and_hidden_from_child
         agent.stop()
 
 
-def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path):
+def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path, scripted_model):
     from gum.agent import Agent
-    from gum.backends.scripted import ScriptedModel
     from gum.config import Settings
     from gum.records import Observation
 
     good = {"facts": [{"what": "Budget 2026.xlsx", "relation": "works on", "who": "user"}]}
-    model = ScriptedModel(["broken", "broken", "broken"])
-    agent = Agent(Settings(observers=[], max_attempts=1), observers=[], model=model, serve_api=False)
+    model = scripted_model
+    model.enqueue("broken", "broken", "broken")
+    agent = Agent(Settings(observers=[], max_attempts=1, model="scripted"), observers=[], serve_api=False)
     agent.emit(Observation("screen", "Budget 2026.xlsx - LibreOffice Calc", app="Calc"))
     agent.intake.close_all()
     agent.process_queue()

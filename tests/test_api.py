@@ -1,4 +1,5 @@
-"""The local API, served for real on loopback by ApiServer around a real Agent and a real database."""
+"""The local API, served for real on loopback by ApiServer around a real Agent and a real database
+(the `agent`, `server` and `seeded` fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,82 +9,11 @@ import socket
 
 import httpx
 import pytest
+from helpers import free_port
 
-from gum.api import tokens
+from gum.api import models, tokens
 from gum.api.client import ApiError, Client
 from gum.api.server import ROUTES, ApiServer
-from gum.records import Observation, Proposition
-
-# -- fixtures ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def agent(monkeypatch):
-    from gum.agent import Agent
-    from gum.config import Settings
-
-    monkeypatch.delenv("GUM_TRAY_TOKEN", raising=False)
-    # Not started: the API only needs its methods (status, pause, store), not observers or the engine.
-    return Agent(Settings(observers=[]), observers=[], serve_api=False)
-
-
-@pytest.fixture
-def server(agent):
-    api = ApiServer(agent, port=0, rate_per_minute=0).start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def seeded(store):
-    """Three observations and three propositions (one with a revised history) in the database."""
-    o1, _ = store.add_observation(
-        Observation(
-            observer="screen",
-            app="Overleaf",
-            window="thesis.tex",
-            text="Chapter 3: protein folding simulations, draft for Dr. Okafor",
-        )
-    )
-    o2, _ = store.add_observation(
-        Observation(
-            observer="screen",
-            app="Firefox",
-            window="Stripe careers",
-            text="Backend Engineer application form, Stripe, Dublin",
-        )
-    )
-    o3, _ = store.add_observation(
-        Observation(
-            observer="window", app="Spotify", window="Lo-fi beats to study to", text="Playing lo-fi beats"
-        )
-    )
-    thesis = store.insert_proposition(
-        Proposition(
-            text="Priya is writing a PhD thesis on protein folding",
-            reasoning="She edits thesis.tex about protein folding.",
-            confidence=8,
-            decay=9,
-        ),
-        [o1],
-    )
-    revised = store.revise(
-        thesis,
-        Proposition(
-            text="Priya is writing chapter 3 of her PhD thesis on protein folding",
-            reasoning="Chapter 3 on screen.",
-            confidence=9,
-            decay=9,
-        ),
-    )
-    job = store.insert_proposition(
-        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6),
-        [o2],
-    )
-    music = store.insert_proposition(
-        Proposition(text="Priya listens to lo-fi music while she works", confidence=5, decay=7), [o3]
-    )
-    return {"obs": [o1, o2, o3], "thesis_v1": thesis, "thesis": revised, "job": job, "music": music}
 
 
 def token(store, name: str, *scopes: str) -> str:
@@ -223,7 +153,7 @@ def test_the_server_binds_to_loopback_only_and_refuses_any_other_host(agent):
             ApiServer(agent, host=host, port=0)
     api = ApiServer(agent, port=0).start()
     try:
-        assert api._server.server_address[0] == "127.0.0.1"
+        assert api.address[0] == "127.0.0.1"
         assert api.port != 0
     finally:
         api.stop()
@@ -290,21 +220,7 @@ def test_query_returns_the_same_ranking_as_gum_query(server, store, seeded):
     assert [p["id"] for p in got] == [p.id for p in expected]
     assert len(got) == 2
     assert c.query("protein folding thesis")[0]["id"] == seeded["thesis"]
-    assert set(got[0]) == {
-        "id",
-        "text",
-        "confidence",
-        "decay",
-        "status",
-        "version",
-        "evidence_count",
-        "feedback",
-        "edited",
-        "source",
-        "created_at",
-        "updated_at",
-        "score",
-    }
+    assert set(got[0]) == set(models.Proposition.model_fields)  # the one proposition shape
     assert got[0]["score"] > 0
     assert c.query("protein", since="1h") and not c.query("protein", until="2000-01-01")
 
@@ -340,7 +256,8 @@ def test_feedback_confirm_reject_edit_and_add(server, store, seeded):
     assert edited["edited"] is True and edited["version"] == 2 and edited["confidence"] == 9
     assert store.get(seeded["job"]).status == "superseded"
     added = c.add("Priya prefers tea to coffee", confidence=6)
-    assert added["source"] == "user" and added["confidence"] == 6
+    # A plugin's addition is the plugin's claim (at most 5) until the user confirms it.
+    assert added["source"] == "plugin:assistant" and added["confidence"] == 5 and added["feedback"] is None
     assert c.query("tea coffee")[0]["id"] == added["id"]
     assert store.calibration()
 
@@ -380,7 +297,7 @@ def test_observations_need_their_scope_and_filter_by_text(server, store, seeded)
     assert [o["id"] for o in everything] == sorted(seeded["obs"], reverse=True)
     stripe = c.observations(q="stripe application")
     assert [o["id"] for o in stripe] == [seeded["obs"][1]]
-    assert set(stripe[0]) == {"id", "ts", "ts_end", "observer", "app", "window", "text", "image_path"}
+    assert set(stripe[0]) == set(models.Observation.model_fields)
 
 
 def test_calibration_counts_confirmations_and_rejections_per_level(server, store, seeded):
@@ -489,28 +406,24 @@ def test_a_request_without_a_valid_token_writes_nothing(server, store, seeded):
     assert not store.search("injected")
 
 
-def test_the_tray_tokens_reads_are_not_logged_but_its_writes_are(agent, store, seeded, monkeypatch):
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "tray-secret-0123456789abcdef")
+def test_every_request_of_the_tray_token_is_logged_reads_included(agent, store, seeded):
+    tokens.register_tray_token(store, "tray-secret-0123456789abcdef")
     api = ApiServer(agent, port=0, rate_per_minute=0).start()
     try:
         tray = Client(api.url, "tray-secret-0123456789abcdef")
         tray.status()
         tray.recent()
         tray.confirm(seeded["job"])
-        assert [(e["plugin"], e["path"]) for e in tray.access_log()] == [
-            ("tray", f"/v1/propositions/{seeded['job']}/confirm")
+        assert [(e["plugin"], e["path"]) for e in reversed(tray.access_log())][:3] == [
+            ("tray", "/v1/status"), ("tray", "/v1/propositions"), ("tray", f"/v1/propositions/{seeded['job']}/confirm")
         ]
     finally:
         api.stop()
 
 
-def test_the_tray_token_from_the_environment_is_admin_and_replaces_the_previous_one(
-    agent, store, monkeypatch
-):
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "first-tray-token-0123456789")
-    api = ApiServer(agent, port=0).start()
-    api.stop()
-    monkeypatch.setenv("GUM_TRAY_TOKEN", "second-tray-token-0123456789")
+def test_a_new_tray_token_is_admin_and_replaces_the_previous_one(agent, store):
+    tokens.register_tray_token(store, "first-tray-token-0123456789")
+    tokens.register_tray_token(store, "second-tray-token-0123456789")
     api = ApiServer(agent, port=0).start()
     try:
         assert Client(api.url, "second-tray-token-0123456789").tokens()
@@ -582,7 +495,8 @@ def test_limits_on_sizes_and_values_give_clear_errors(server, store):
 def test_a_token_over_its_rate_gets_429_with_retry_after(agent, store):
     secret = token(store, "greedy", "propositions:read")
     other = token(store, "polite", "propositions:read")
-    api = ApiServer(agent, port=0, rate_per_minute=60, burst=5).start()
+    # One request back every 10 s: a slow machine cannot refill the bucket during the test.
+    api = ApiServer(agent, port=0, rate_per_minute=6, burst=5).start()
     try:
         codes = [get(api, "/v1/health", secret).status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
@@ -605,11 +519,8 @@ def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(server
 
 
 def test_the_client_reports_an_agent_that_is_not_running_as_status_0():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free_port = s.getsockname()[1]
     with pytest.raises(ApiError) as err:
-        Client(f"http://127.0.0.1:{free_port}", "gum_x", timeout=2).health()
+        Client(f"http://127.0.0.1:{free_port()}", "gum_x", timeout=2).health()
     assert err.value.status == 0 and "is it running" in err.value.message
 
 
@@ -719,6 +630,10 @@ def test_fuzzing_every_endpoint_from_its_spec_finds_no_server_error_and_no_spec_
 
     def check(case, response):
         assert response.status_code < 500, (case.method, case.path, response.text)
+        # A query parameter whose value is an empty list is not sent at all: what reached the server was
+        # valid, so its 200 is no "schema-violating request accepted".
+        if any(v == [] for v in (case.query or {}).values()):
+            return
         try:
             case.validate_response(response)
         except BaseException as exc:  # noqa: BLE001 - collected, then reported all together

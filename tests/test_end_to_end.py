@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-from helpers import render_text_image
+from helpers import free_port, render_text_image
 
 from gum.backends.embedded import embedded_model_path
 from gum.backends.openai_compat import OpenAICompatModel
@@ -65,12 +64,6 @@ def test_gum_ingest_then_query_finds_what_the_screenshots_showed(tmp_path):
     shown = json.loads(gum("show", str(hits[0]["id"]), "--json"))
     assert shown["evidence"] and shown["history"]
     assert any("Graph" in o["text"] or "Zotero" in o["text"] or "Overleaf" in o["text"] for o in shown["evidence"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,56 +1,19 @@
-"""`gum mcp` started as a subprocess by the mcp package's own stdio client, against a real API server."""
+"""`gum mcp` started as a subprocess by the mcp package's own stdio client, against a real API server
+(the `server` and `seeded` fixtures of conftest.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
 
 from gum.api import tokens
-from gum.api.server import ApiServer
-from gum.records import Observation, Proposition
 
 pytest.importorskip("mcp")
-
-
-@pytest.fixture
-def server(monkeypatch):
-    from gum.agent import Agent
-    from gum.config import Settings
-
-    monkeypatch.delenv("GUM_TRAY_TOKEN", raising=False)
-    agent = Agent(Settings(observers=[]), observers=[], serve_api=False)
-    api = ApiServer(agent, port=0, rate_per_minute=0).start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def seeded(store):
-    o1, _ = store.add_observation(
-        Observation(
-            observer="screen",
-            app="Overleaf",
-            window="thesis.tex",
-            text="Chapter 3: protein folding simulations",
-        )
-    )
-    thesis = store.insert_proposition(
-        Proposition(
-            text="Priya is writing a PhD thesis on protein folding",
-            reasoning="She edits thesis.tex.",
-            confidence=8,
-            decay=9,
-        ),
-        [o1],
-    )
-    job = store.insert_proposition(
-        Proposition(text="Priya is applying for a backend engineer job at Stripe", confidence=7, decay=6)
-    )
-    return {"thesis": thesis, "job": job}
 
 
 def run_mcp_session(server, secret: str, calls: list[tuple[str, dict]]):
@@ -58,8 +21,12 @@ def run_mcp_session(server, secret: str, calls: list[tuple[str, dict]]):
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    env = {**os.environ, "GUM_API_TOKEN": secret, "GUM_API_PORT": str(server.port)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "gum.cli", "mcp"], env=env)
+    from gum.handoff import write_file
+
+    token_file = write_file(Path(os.environ["GUM_DATA_DIR"]).parent / f"mcp-{secret[-6:]}.token", secret)
+    env = {**os.environ, "GUM_API_PORT": str(server.port)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "gum.cli", "mcp", "--token-file",
+                                                                 str(token_file)], env=env)
 
     async def main():
         with anyio.fail_after(60):
@@ -117,8 +84,8 @@ def test_an_mcp_client_lists_gums_tools_and_gets_the_users_context(server, store
 
     found, windowed, too_old, general, recent, confirmed, edited, bad_window = results
     assert not is_error(found)
-    assert "Priya is writing a PhD thesis on protein folding" in text_of(found)
-    assert "Reasoning: She edits thesis.tex." in text_of(found)
+    assert "Priya is writing chapter 3 of her PhD thesis on protein folding" in text_of(found)
+    assert "Reasoning: Chapter 3 on screen." in text_of(found)
     assert "protein folding simulations" in text_of(found)  # evidence: this token may read observations
     assert "PhD thesis" in text_of(windowed)
     assert "No relevant context" in text_of(too_old)
@@ -152,7 +119,7 @@ def test_the_mcp_server_is_bound_by_its_tokens_scopes_and_logged(server, store, 
 
 
 def test_gum_mcp_without_a_token_exits_with_a_message_saying_how_to_make_one():
-    env = {k: v for k, v in os.environ.items() if k != "GUM_API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k != "GUM_API_TOKEN_FILE"}
     done = subprocess.run(
         [sys.executable, "-m", "gum.cli", "mcp"],
         env=env,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import xdisplay
+from helpers import wait_for
 
 pytestmark = [
     pytest.mark.x11,
@@ -40,16 +41,6 @@ def agent_with(observers, **settings):
     for obs in observers:
         obs.attach(agent.emit, paused=agent.is_paused, activity=agent.activity)
     return agent
-
-
-def wait_for(predicate, timeout=10.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def test_screen_reads_the_text_of_a_window_on_the_display(x):
@@ -328,6 +319,8 @@ def test_the_python_api_observes_counts_input_and_redacts_like_gum_start(x):
             x.xdotool("click", "1")
             x.xdotool("type", "--delay", "30", "notes")
             await asyncio.to_thread(wait_for, lambda: any(o.observer == "input" for o in stored()), 15)
+            polled = lambda: g.status()["observers"]["window"]["detail"] != "waiting for the first poll"  # noqa: E731
+            await asyncio.to_thread(wait_for, polled, 15)
             return stored(), g.status()
 
     observations, status = asyncio.run(session())

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -225,9 +226,13 @@ def test_the_installed_app_runs_doctors_serves_shows_its_window_and_its_removal_
         # The agent, first run in a fresh HOME: it answers its health endpoint and its observers work.
 
         token = "smoke-test-token-0123456789abcdef"
+        # Handed over as the tray does: a 0600 file, never the environment.
+        token_file = Path(tempfile.mkdtemp(prefix="gum-token-")) / "tray.token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
         started = time.monotonic()
-        agent = subprocess.Popen([gum, "start"], env={**env, "GUM_TRAY_TOKEN": token}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+        agent = subprocess.Popen([gum, "start"], env={**env, "GUM_TRAY_TOKEN_FILE": str(token_file)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(agent)
         headers = {"Authorization": f"Bearer {token}"}
         health = _wait_for(lambda: _get(f"http://127.0.0.1:{port}/v1/health", headers), 120, "the health endpoint")

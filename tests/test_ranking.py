@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from gum.ranking import half_life_days, recency
 from gum.records import Proposition, utcnow
-from gum.search import parse_when, query
+from gum.search import query
+from gum.times import parse_time
 
 
 def add(store, text, *, decay=5, confidence=5, days_old=0.0):
@@ -60,7 +61,7 @@ def test_since_limits_results_to_recently_updated_propositions(store):
     add(store, "Sam studies Rust lifetimes", days_old=10)
     recent = add(store, "Sam studies Rust async", days_old=0)
     assert [p.id for p in query(store, "Rust", since="2d")] == [recent]
-    assert parse_when("3h") < utcnow()
+    assert parse_time("3h") < utcnow()
 
 
 def test_revoked_and_superseded_propositions_never_appear_in_results(store):

@@ -16,7 +16,10 @@ from gum.records import Observation, Proposition
 ROOT = Path(__file__).resolve().parent.parent
 # The store layer: the store itself, the one place that opens the file, the schema history, and the token
 # store, which keeps the API's own tables (api_tokens, api_access_log) beside the API.
-STORE_LAYER = {"gum/store.py", "gum/db.py", "gum/migrations.py", "gum/api/tokens.py"}
+# gum/vectors.py owns the embeddings table (proposition_vectors) and its in-memory index. observers/browser.py
+# reads the browsers' own history files (copies of Firefox's and Chromium's databases), never gum's.
+STORE_LAYER = {"gum/store.py", "gum/db.py", "gum/migrations.py", "gum/api/tokens.py", "gum/vectors.py",
+               "observers/browser.py"}
 SQL_CALLS = {"execute", "executemany", "executescript"}
 DRIVERS = {"sqlite3", "sqlcipher3", "sqlite_utils"}
 

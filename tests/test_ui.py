@@ -371,9 +371,13 @@ def test_delete_everything_empties_the_data_folder_and_starts_a_fresh_agent(gum_
     with qtbot.waitSignal(gum_app.state_changed, timeout=WAIT, check_params_cb=lambda s, r: s == "idle"):
         gum_app.start()
     assert seeded.screenshot.exists()
+    from gum.ui import logfile
+
+    logfile.log_path().write_text("an old tray log line\n")
     with qtbot.waitSignal(gum_app.data_deleted, timeout=30_000):
         gum_app.delete_everything()
     assert not seeded.screenshot.exists()
+    assert not logfile.log_path().exists() or "an old tray log line" not in logfile.log_path().read_text()
     qtbot.waitUntil(lambda: gum_app.status.get("counts", {}).get("observations") == 0, timeout=WAIT)
     assert gum_app.status["counts"]["propositions"] == {}
 

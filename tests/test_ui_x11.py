@@ -9,29 +9,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import have
-from ui_helpers import free_port, seed
+from helpers import free_port, have, wait_for
+from ui_helpers import seed
 
 pytestmark = [
     pytest.mark.x11,
     pytest.mark.skipif(not all(have(b) for b in ("Xvfb", "trayer", "xdotool")), reason="needs Xvfb, trayer, xdotool"),
 ]
 GREEN = (46, 160, 67)  # the "observing" icon
-
-
-def wait_for(predicate, timeout: float, what: str):
-    """Poll a child process's visible effects (log lines, windows): there is no signal to wait on."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def near(pixel, colour, tolerance=40) -> bool:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from helpers import free_port
+
 # The Qt tests run on real widgets without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["RunningAgent", "Seeded", "free_port", "seed"]
 
 
 @dataclass
@@ -88,11 +85,14 @@ class RunningAgent:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "GUM_OBSERVERS": "none", "GUM_API_PORT": str(self.port),
-               "GUM_TRAY_TOKEN": self.token, "GUM_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+               "GUM_TRAY_TOKEN_FD": "0", "GUM_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - open for the agent's whole life, closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gum.cli", "start"], env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+        # The token goes down stdin, as the tray hands it over (gum/handoff.py).
+        self.proc = subprocess.Popen([sys.executable, "-m", "gum.cli", "start"], env=env, stdin=subprocess.PIPE,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc.stdin.write((self.token + "\n").encode())
+        self.proc.stdin.close()
 
     def healthy(self) -> bool:
         from gum.api.client import ApiError, Client

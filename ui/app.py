@@ -10,9 +10,12 @@ import click
 
 @click.command("ui")
 @click.option("--no-agent", is_flag=True, help="Do not start an agent; talk to one already running "
-              "(needs its admin token in GUM_TRAY_TOKEN).")
+              "(needs an admin token: --token-file).")
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
+              help="With --no-agent: a file (mode 600) holding an admin token (gum token create NAME --scope admin "
+                   "--file PATH).")
 @click.option("--memory", "open_memory", is_flag=True, help="Open the Memory window at start.")
-def ui_command(no_agent: bool, open_memory: bool) -> None:
+def ui_command(no_agent: bool, open_memory: bool, token_file: str | None) -> None:
     """The tray app: see, correct and revoke what gum believes about you."""
     try:
         import PySide6  # noqa: F401 - only to check it is there
@@ -21,25 +24,28 @@ def ui_command(no_agent: bool, open_memory: bool) -> None:
 
         raise GumError("the tray app needs PySide6: pip install 'gum-desktop[ui]' "
                        "(or run the agent alone with `gum start`)") from exc
-    raise SystemExit(run(supervise=not no_agent, open_memory=open_memory))
+    token = None
+    if token_file:
+        from gum.handoff import read_file
+
+        token = read_file(token_file)
+    raise SystemExit(run(supervise=not no_agent, open_memory=open_memory, token=token))
 
 
-def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | None = None) -> int:
+def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | None = None,
+        token: str | None = None) -> int:
     """Create the QApplication and the tray app, run the event loop; returns the exit code."""
-    import os
-
     from PySide6.QtWidgets import QApplication
 
     from gum.config import load_settings, write_default_config
-    from gum.paths import cache_dir, ensure_private_dir
 
-    from . import excepthook
+    from . import excepthook, logfile
     from .application import GumApp
     from .single_instance import SingleInstance
 
-    log_file = ensure_private_dir(cache_dir()) / "tray.log"
+    # tray.log: 0600, rotated, agent lines scrubbed of excerpts and secrets (ui/logfile.py).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(log_file)])
+                        handlers=[logging.StreamHandler(), logfile.handler()])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll is noise
     qt = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     qt.setApplicationName("gum")
@@ -52,8 +58,7 @@ def run(*, supervise: bool = True, open_memory: bool = False, argv: list[str] | 
         return 0
     write_default_config()
     settings = load_settings()
-    # GUM_TRAY_TOKEN given to the tray (with --no-agent) is the token of an agent started elsewhere.
-    token = os.environ.get("GUM_TRAY_TOKEN") or None
+    # A token given to the tray (--no-agent --token-file) is the token of an agent started elsewhere.
     app = GumApp(port=settings.api_port, token=token, supervise=supervise)
     instance.activated.connect(app.open_memory)
     # Whatever ends the event loop, the agent does not outlive the tray.

@@ -10,7 +10,6 @@ import logging
 import os
 import secrets
 import shutil
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,6 +20,7 @@ from . import autostart, prefs
 from .api import Api
 from .excepthook import show_error
 from .supervisor import AgentSupervisor
+from .views.proposition_model import parse_time
 
 log = logging.getLogger("gum.ui")
 
@@ -42,6 +42,12 @@ def icon_for(state: str) -> QIcon:
     name = state if state in ("observing", "paused", "working", "error") else "stopped"
     path = resources.files("gum.resources").joinpath("icons", f"tray-{name}.png")
     return QIcon(str(path))
+
+
+def remote_text(status: dict) -> str:
+    """A warning when the model is off this machine (observations leave it), else ''."""
+    host = status.get("model_remote")
+    return f"Observations are sent to {host}" if host else ""
 
 
 def backlog_text(status: dict) -> str:
@@ -215,13 +221,10 @@ class GumApp(QObject):
         text = STATE_TEXT.get(self.state, self.state)
         until = self.status.get("paused_until")
         if self.state == "paused":
-            if until:
-                try:
-                    t = datetime.fromisoformat(until.replace("Z", "+00:00")).astimezone()
-                    text += f" until {t:%H:%M}"
-                except ValueError:
-                    pass
-            else:
+            t = parse_time(until)
+            if t is not None:
+                text += f" until {t.astimezone():%H:%M}"
+            elif not until:
                 text += " until you resume"
         return text
 
@@ -230,6 +233,8 @@ class GumApp(QObject):
         self.state, self.reason = state, reason
         backlog = backlog_text(self.status)
         tip = self.state_text() + (f"\n{reason}" if reason else "") + (f"\n{backlog}" if backlog else "")
+        if remote_text(self.status):
+            tip += "\n" + remote_text(self.status)
         if self.tray is not None:
             self.tray.setIcon(icon_for(state))
             self.tray.setToolTip(tip)
@@ -323,6 +328,9 @@ class GumApp(QObject):
             if errors:
                 show_error("gum", "Some files could not be deleted.", "\n".join(errors))
             log.info("deleted everything in %s", self.data_dir)
+            from . import logfile
+
+            logfile.remove()  # tray.log too: it names what the agent did
             self.data_deleted.emit()
             self.status = {}  # the Memory window reloads when the fresh agent answers
             sup.crash_times.clear()

@@ -1,4 +1,4 @@
-"""The agent as a child process of the tray: started with the tray's token, restarted when it crashes.
+"""The agent as a child process of the tray: handed the tray's token on stdin, restarted when it crashes.
 
 The agent (`python -m gum.cli start`) does the observing, OCR and model work; the Qt process only talks to
 it over the local API. If it dies unexpectedly it is restarted, at most `max_restarts` times within
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import time
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
@@ -60,8 +61,11 @@ class AgentSupervisor(QObject):
         self._stopping = False
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
-        env.insert("GUM_TRAY_TOKEN", self.token)
+        # The token goes down the agent's stdin, never its environment or argv (readable in /proc).
+        env.insert("GUM_TRAY_TOKEN_FD", "0")
+        env.remove("GUM_TRAY_TOKEN")
         env.insert("GUM_API_PORT", str(self.port))
+        env.insert("GUM_TRAY_PID", str(os.getpid()))  # the agent never captures the tray's own windows
         env.insert("PYTHONUNBUFFERED", "1")
         for key, value in self.extra_env.items():
             env.insert(key, value)
@@ -70,11 +74,16 @@ class AgentSupervisor(QObject):
         proc.readyReadStandardOutput.connect(lambda p=proc: self._read(p))
         proc.finished.connect(lambda code, status, p=proc: self._on_finished(p, code, status))
         proc.errorOccurred.connect(lambda err, p=proc: self._on_error(p, err))
+        proc.started.connect(lambda p=proc: self._hand_token(p))
         self.proc = proc
         self.starts += 1
         self._set_state("starting")
         log.info("starting the agent: %s", " ".join(self.command))
         proc.start(self.command[0], self.command[1:])
+
+    def _hand_token(self, proc: QProcess) -> None:
+        proc.write((self.token + "\n").encode())
+        proc.closeWriteChannel()
 
     def stop(self, timeout_ms: int = 15000) -> None:
         """Ask the agent to stop (SIGTERM: it finishes cleanly); kill it if it has not exited in time."""

@@ -31,7 +31,10 @@ class TrayMenu(QMenu):
             line = self.addAction(_short(reason, 80))
             line.setEnabled(False)
             line.setToolTip(reason)
-        from .application import backlog_text
+        from .application import backlog_text, remote_text
+
+        if remote_text(app.status):
+            self.addAction(remote_text(app.status)).setEnabled(False)
 
         backlog = backlog_text(app.status)
         if backlog:

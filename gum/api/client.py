@@ -35,18 +35,37 @@ def default_base_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def _private_socket(base_url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    from ..paths import api_socket
+
+    parts = urlsplit(base_url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1") or parts.port is None:
+        return None
+    path = api_socket(parts.port)
+    return str(path) if path is not None else None
+
+
 class Client:
     """One method per endpoint of the local API (see notes/API_CONTRACT.md and GET /openapi.json)."""
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, *, timeout: float = 30.0):
+    def __init__(self, base_url: str | None = None, token: str | None = None, *, timeout: float = 30.0,
+                 socket_path: str | None = None):
         self.base_url = (base_url or default_base_url()).rstrip("/")
         self.token = token if token is not None else os.environ.get("GUM_API_TOKEN", "")
+        # Where the user has a private runtime folder, the agent also serves on a Unix socket in it, and the
+        # token goes only there: a socket in a 0700 folder can only be the user's own agent, while anyone
+        # can listen on 127.0.0.1:PORT while the agent is down. No fallback to TCP then: a squatter on the
+        # port would get the token.
+        self.socket_path = socket_path if socket_path is not None else _private_socket(self.base_url)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
             headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
             # The API is on loopback: never route it through a proxy from the environment.
             trust_env=False,
+            transport=httpx.HTTPTransport(uds=self.socket_path) if self.socket_path else None,
         )
 
     # -- plumbing ------------------------------------------------------------------------------------

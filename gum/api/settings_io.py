@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..config import Settings, config_path, load_settings, write_default_config
 from ..errors import InputError
+from ..privacy import remote_model
 
 try:  # Python 3.11+
     import tomllib
@@ -25,6 +26,7 @@ CLI_ONLY = ("key_store", "key_file")
 # Tables of config.toml ([plugins.calendar], ...): the line editor below writes top-level keys only.
 FILE_ONLY = ("plugins",)
 _WRITE_LOCK = threading.Lock()
+
 
 
 def public_settings(settings: Settings | None = None) -> dict:
@@ -105,7 +107,13 @@ def update_settings(values: dict) -> dict:
     tables = [k for k in values if k in FILE_ONLY]
     if tables:
         raise InputError(f"{tables[0]!r} is set in config.toml ([{tables[0]}.NAME] tables), not through the API")
+    if "model" in values and remote_model(str(values["model"])):
+        raise InputError(
+            f"a model at {remote_model(str(values['model']))} would receive every observation: that can only be "
+            "set on the command line (gum start --model URL, or model = ... in config.toml)"
+        )
     values = {k: v for k, v in values.items() if not (k in SECRET_FIELDS and v == MASK)}
+
     with _WRITE_LOCK:  # two writers at once would lose one's change
         _write(values)
     return public_settings()

@@ -23,7 +23,7 @@ import click
 
 from .. import db as gum_db
 from ..errors import GumError, NotFound
-from ..records import iso, parse_ts, utcnow
+from ..times import iso, parse_time, utcnow
 
 SCOPES = ("propositions:read", "observations:read", "feedback:write", "admin")
 # What `gum token create NAME` grants when no --scope is given: reading propositions, nothing more.
@@ -101,8 +101,8 @@ def _row_to_info(row) -> TokenInfo:
         id=id_,
         name=name,
         scopes=json.loads(scopes or "[]"),
-        created_at=parse_ts(created_at),
-        last_used_at=parse_ts(last_used_at) if last_used_at else None,
+        created_at=parse_time(created_at),
+        last_used_at=parse_time(last_used_at),
         revoked=bool(revoked),
     )
 
@@ -134,11 +134,11 @@ def create_token(
         raise NameTaken(
             f"a token named {name!r} already exists: revoke it first or pick another name"
         ) from exc
-    return secret, TokenInfo(id=cur.lastrowid, name=name, scopes=scopes, created_at=parse_ts(now))
+    return secret, TokenInfo(id=cur.lastrowid, name=name, scopes=scopes, created_at=parse_time(now))
 
 
 def register_tray_token(store, token: str) -> TokenInfo:
-    """Store `token` (from GUM_TRAY_TOKEN) as the admin token named "tray", revoking any earlier one."""
+    """Store `token` (handed over by the tray) as the admin token named "tray", revoking any earlier one."""
     if not token or len(token) < 16:
         raise TokenError("the tray token must be at least 16 characters")
     now = iso(utcnow())
@@ -205,6 +205,13 @@ def forget_access_before(store, when: datetime) -> int:
     """Drop access-log lines older than `when`; returns how many."""
     with store.transaction():
         return store.db.execute("DELETE FROM api_access_log WHERE at < ?", [iso(when)]).rowcount
+def forget_tray_polls_before(store, when: datetime) -> int:
+    """Drop the tray's status polls (one every few seconds) older than `when`; returns how many."""
+    with store.transaction():
+        return store.db.execute(
+            "DELETE FROM api_access_log WHERE plugin = ? AND method = 'GET' AND path = '/v1/status' AND at < ?",
+            [TRAY_NAME, iso(when)],
+        ).rowcount
 
 
 def access_log(store, *, limit: int = 100, plugin: str | None = None) -> list[dict]:
@@ -243,13 +250,30 @@ def token_command() -> None:
     type=click.Choice(SCOPES),
     help="Repeat for several. Default: propositions:read only.",
 )
-def token_create(name: str, scopes: tuple[str, ...]) -> None:
-    """Create a token for plugin NAME and print it (it is shown only this once)."""
+@click.option("--file", "path", type=click.Path(dir_okay=False), default=None,
+              help="Write the token to this new file (mode 600) instead of printing it: nothing to copy, and it "
+                   "never shows on a screen gum reads.")
+def token_create(name: str, scopes: tuple[str, ...], path: str | None) -> None:
+    """Create a token for plugin NAME and print it (shown only this once), or write it to a private file."""
+    from ..handoff import write_file
+
+    if path:
+        from pathlib import Path
+
+        target = Path(path).expanduser()
+        if target.exists():  # checked before the token exists, so a refused file leaves no orphan token
+            raise TokenError(f"{target} already exists: remove it first or pick another path")
     secret, info = create_token(_store(), name, scopes or DEFAULT_SCOPES)
+    if path:
+        written = write_file(path, secret)
+        click.echo(f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}; written to {written} "
+                   "(mode 600). Only its hash is kept in gum's database.", err=True)
+        return
     click.echo(secret)
     click.echo(
         f"Token {info.name!r} created with scopes: {', '.join(info.scopes)}. "
-        "Copy it now: only its hash is kept.",
+        "Copy it now: only its hash is kept. (--file PATH writes it to a private file instead; gum redacts its "
+        "tokens from what it reads on screen.)",
         err=True,
     )
 

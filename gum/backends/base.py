@@ -21,38 +21,20 @@ class Model(Protocol):
 
 
 def load_model(spec: str, settings=None) -> Model:
-    """A model from a setting: 'embedded', a path to a .gguf file, or an http(s) base URL of a server.
-
-    Plugins can register more back-ends through the `gum.models` entry point group: a callable taking
-    (spec, settings) and returning a Model, or None when the spec is not theirs.
-    """
+    """A model from a setting: 'embedded', a path to a .gguf file, an http(s) base URL of a server, or the
+    name of a back-end a plugin registered (gum/hookspecs.py register_models; plugins are asked first)."""
     from ..config import Settings
+    from ..errors import ConfigError
+    from ..plugins import model_backends
 
     settings = settings or Settings()
     spec = (spec or "embedded").strip()
-    if spec.startswith(("http://", "https://")):
-        from .openai_compat import OpenAICompatModel
-
-        return OpenAICompatModel(spec, settings.server_model, api_key=settings.server_api_key)
-    if spec == "embedded" or spec.startswith("embedded:"):
-        from .embedded import embedded_model_path
-        from .llama import LlamaCppModel
-
-        variant = spec.partition(":")[2] or None
-        return LlamaCppModel(embedded_model_path(variant), n_ctx=settings.n_ctx, threads=settings.threads,
-                             name=spec)
-    if spec.lower().endswith(".gguf"):
-        from .llama import LlamaCppModel
-
-        return LlamaCppModel(spec, n_ctx=settings.n_ctx, threads=settings.threads)
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="gum.models"):
-        model = ep.load()(spec, settings)
-        if model is not None:
-            return model
-    from ..errors import ConfigError
-
+    backends = model_backends()
+    for backend in backends:
+        if backend.matches(spec):
+            return backend.factory(spec, settings)
+    names = ", ".join(b.name for b in backends if b.plugin not in ("gum.default_plugins.models",))
     raise ConfigError(
-        f"unknown model {spec!r}: use 'embedded', a path to a .gguf file, or a server URL like http://127.0.0.1:8080/v1"
+        f"unknown model {spec!r}: use 'embedded', a path to a .gguf file, or a server URL like "
+        "http://127.0.0.1:8080/v1" + (f" (plugins offer: {names})" if names else "")
     )

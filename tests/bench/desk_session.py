@@ -509,8 +509,13 @@ class AgentProcess:
                 "".join(f"{k} = {json.dumps(v)}\n" for k, v in self.config.items()))
         self.port = free_port()
         self.token = "desk-" + secrets.token_urlsafe(24)
+        # The admin token goes to the agent the way the tray's does: a 0600 file, never the environment.
+        token_file = self.root / "tray.token"
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.token + "\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUM_")}
-        env.update(self.env, DISPLAY=self.display, GUM_TRAY_TOKEN=self.token, OMP_THREAD_LIMIT="1")
+        env.update(self.env, DISPLAY=self.display, GUM_TRAY_TOKEN_FILE=str(token_file), OMP_THREAD_LIMIT="1")
         env.pop("WAYLAND_DISPLAY", None)
         gum = Path(sys.executable).with_name("gum")
         argv = [str(gum), "start"] if gum.exists() else [sys.executable, "-m", "gum.cli", "start"]

@@ -15,14 +15,13 @@ PROP_ROLE = Qt.UserRole + 2
 
 
 def parse_time(value) -> datetime | None:
-    """A UTC datetime from the API's ISO text (None stays None)."""
-    if not value:
-        return None
+    """A UTC datetime from the API's ISO text; None for nothing or for text that is not a time."""
+    from gum.times import parse_time as read
+
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return read(value or None)
+    except (ValueError, TypeError):
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def age_text(dt: datetime | None, now: datetime | None = None) -> str:
