@@ -74,6 +74,36 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all",
           "re", "fwd", "fw", "subject", "inbox", "from", "to", "cc", "draft", "sent", "home", "settings", "search",
           "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview"}
+# A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
+_CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
+# A time or a day: "5 pm", "10:30", "Thursday".
+_TIME = re.compile(r"^(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+                   r"|today|tomorrow|yesterday|tonight|morning|afternoon|evening)$", re.IGNORECASE)
+# A menu item or button starts with what it does ("Export Audio/Video", "Edit album"). Not "new": New York.
+_COMMANDS = {"export", "import", "save", "open", "edit", "add", "create", "delete", "share", "print", "download",
+             "upload", "sign", "log", "send", "reply", "forward", "insert", "format", "close", "undo", "redo", "copy",
+             "paste", "rename", "move", "archive", "compose", "select", "show", "hide", "sort", "filter"}
+# A notification or status line: "Calendar event updated", "Visited in Firefox", "Recurring calendar event".
+_STATUS = {"updated", "visited", "recurring", "cancelled", "canceled", "created", "deleted", "saved", "loading",
+           "modified", "edited", "received", "pending", "synced", "event"}
+# What a person writes: a text of some kind. Anything else the model says they "write" they work on.
+_TEXTS = {"post", "posts", "blog", "article", "essay", "report", "paper", "thesis", "chapter", "letter", "email",
+          "code", "story", "song", "songs", "lyrics", "book", "novel", "proposal", "talk", "review", "notes",
+          "newsletter", "script", "poem", "poems", "cover", "application", "resume", "cv", "documentation", "docs",
+          "tests", "test", "readme", "abstract", "slides", "speech", "column", "recipe", "plan", "summary"}
+# Activities are common nouns, most of them gerunds ("kickboxing"); these are the usual others.
+_ACTIVITIES = {"yoga", "pilates", "karate", "judo", "tennis", "golf", "chess", "football", "soccer", "basketball",
+               "volleyball", "badminton", "squash", "rugby", "cricket", "baseball", "hockey", "crossfit", "parkour",
+               "ballet", "salsa", "tango", "meditation", "photography", "pottery", "archery", "taekwondo", "boxing",
+               "aikido", "origami", "calligraphy", "karaoke", "improv", "theatre", "theater", "volunteer work"}
+# A web address, not a source file ("settle.rs", "main.go" are things one works on).
+_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cpp|hpp|java|kt|rb|md|json|toml|yaml|yml|sh"
+                     r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
+
+
+def _looks_named(span: str) -> bool:
+    """A product or service name: a capital, a digit or a dot in it ("QuickBooks", "Q1", "lenafischer.design")."""
+    return any(w[:1].isupper() or any(c.isdigit() for c in w) or "." in w.strip(".") for w in span.split())
 
 
 @dataclass
@@ -134,6 +164,14 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
         return "span is a file name"
     if _PERSONAL.search(span) or "?" in span:
         return "span is speech (first or second person, a question)"
+    if _CLAUSE.search(span):
+        return "span is a clause, not a thing"
+    if _TIME.match(span):
+        return "span is a time or a day"
+    if toks[0] in _COMMANDS and len(toks) <= 3:
+        return "span is a menu item or a button"
+    if _STATUS & set(toks):
+        return "span is a notification or status line"
     name = set(words(user)) - {"the", "user"}
     if name & set(toks) or "user" in toks:
         return "span names the user: a name is not a proposition"
@@ -194,12 +232,23 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     span, why = best_span(what, user, evidence)
     if why:
         return None, why
-    if app and _contains(words(app), words(span)) and relation != "uses":
+    is_app = bool(app) and _contains(words(app), words(span))
+    if is_app and relation != "uses":
         relation, rel = "uses", RELATIONS["uses"]
     elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
         # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is
         # the model's word for working on a named thing.
         relation, rel = "works on", RELATIONS["works on"]
+    elif relation == "writes" and not (_TEXTS & set(words(span))):
+        # "writes PostgreSQL", "writes Rendered Track": the model's word for working on something that is not
+        # a text.
+        relation, rel = "works on", RELATIONS["works on"]
+    if relation == "uses" and not is_app and not _looks_named(span):
+        return None, f"a common noun ({span!r}) is not a tool {user} uses"
+    if relation == "does" and not (words(span)[-1].endswith("ing") or span.lower() in _ACTIVITIES):
+        return None, f"{span!r} is not an activity {user} does"
+    if relation not in ("uses", "works at") and _DOMAIN.match(span):
+        return None, f"a web address ({span!r}) is a site {user} visits, not a thing {user} {relation}"
     if relation in _NEEDS_NAME and len(span.split()) == 1 and not _names_something(span, evidence, app):
         return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
     if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):

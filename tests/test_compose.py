@@ -87,3 +87,42 @@ def test_doing_a_named_thing_is_working_on_it():
     shell = "arjun@devbox: ~/src/ledger-api\nI do kickboxing"
     assert compose("Arjun", "ledger-api", "does", "user", shell)[0].text == "Arjun is working on ledger-api"
     assert compose("Arjun", "kickboxing", "does", "user", shell)[0].text == "Arjun does kickboxing"
+
+
+# What a reader marked wrong in the full run after the slots landed (issue 12): each is refused, or reworded.
+DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is amazing\nExport Audio/Video\n"
+        "Calendar event updated: standup\nVisited in Firefox\nnotes\norders\nflight tickets\nkickboxing tonight\n"
+        "PostgreSQL\ngrafana.acme-shop.io\nRendered Track\nTaming Postgres failover on Kubernetes\nmy blog post")
+
+
+@pytest.mark.parametrize("span, relation, reason", [
+    ("5 pm", "uses", "a time"),
+    ("the Gothic Quarter in Barcelona is amazing", "uses", "a clause"),
+    ("Export Audio/Video", "uses", "menu item"),
+    ("Calendar event updated", "uses", "status"),
+    ("Visited in Firefox", "uses", "status"),
+    ("notes", "uses", "common noun"),
+    ("orders", "uses", "common noun"),
+    ("flight tickets", "does", "not an activity"),
+    ("grafana.acme-shop.io", "is learning", "web address"),
+])
+def test_a_time_a_clause_a_button_a_status_line_or_a_common_noun_is_not_a_thing_the_user_relates_to(
+        span, relation, reason):
+    made, why = compose("Tomás", span, relation, "user", DESK, app="Firefox")
+    assert made is None and reason in why, (made, why)
+
+
+def test_what_the_model_says_the_user_writes_is_a_text_or_else_something_they_work_on():
+    assert compose("Sam", "Rendered Track", "writes", "user", DESK)[0].text == "Sam is working on Rendered Track"
+    assert compose("Sam", "my blog post", "writes", "user", DESK)[0].text == "Sam writes their blog post"
+    talk = compose("Tomás", "Taming Postgres failover on Kubernetes", "writes", "user", DESK)[0]
+    assert talk.text == "Tomás is working on Taming Postgres failover on Kubernetes"
+
+
+def test_an_activity_and_a_named_tool_still_compose():
+    assert compose("Tomás", "kickboxing", "does", "user", DESK)[0].text == "Tomás does kickboxing"
+    assert compose("Tomás", "PostgreSQL", "uses", "user", DESK)[0].text == "Tomás uses PostgreSQL"
+    assert compose("Tomás", "Shift Swap Board", "uses", "user", DESK)[0] is not None
+    code = "Go\nsettle.rs - ledger-api"
+    assert compose("Arjun", "Go", "works on", "user", code)[0].text == "Arjun is working on Go"
+    assert compose("Arjun", "settle.rs", "works on", "user", code)[0].text == "Arjun is working on settle.rs"
