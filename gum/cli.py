@@ -293,8 +293,8 @@ def show(prop_id, as_json, data_dir, model_spec):
         }, indent=2))
         return
     click.echo(f"#{p.id} v{p.version} [{p.status}] {p.text}")
-    click.echo(f"Confidence {p.confidence}/10 (the model said {p.model_confidence}), lasts {p.decay}/10, "
-               f"updated {_age(p.updated_at)}")
+    said = f" (the model said {p.model_confidence})" if p.model_confidence is not None else ""
+    click.echo(f"Confidence {p.confidence}/10{said}, lasts {p.decay}/10, updated {_age(p.updated_at)}")
     if p.confidence_detail:
         detail = ", ".join(f"{k}={v}" for k, v in p.confidence_detail.items())
         click.echo(f"Why this confidence: {detail}")

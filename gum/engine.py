@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import prompts
 from .backends.base import Model
+from .chat import user_turns
+from .compose import RELATIONS, WHO, compose
 from .confidence import Evidence, confidence
 from .engagement import (
     INPUT_WINDOW,
@@ -49,7 +51,6 @@ BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
 MAX_CHUNKS = 3
 NO_CLAIM_WEIGHT = 0.2  # observations weighing less never yield a claim on their own
-MIN_PROPOSITION_CHARS = 12
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
 # Words any claim may use without the observation saying them.
@@ -57,24 +58,36 @@ GENERIC_TERMS = frozenset(
     ["use", "work", "interest", "app", "application", "project", "document", "topic", "person", "place", "company", "current", "regular", "often", "like", "prefer", "manag", "involv", "engag", "focus", "look", "view", "read", "check", "spend", "time", "seem", "appear", "relat", "specific", "activ", "task", "plan", "screen", "computer", "open", "visit", "browse"]
 )
 
-LEVELS = [str(i) for i in range(1, 11)]
+@dataclass
+class Proposal:
+    """One proposition composed from the model's slots (gum/compose.py), before it is decided on."""
+
+    text: str
+    reasoning: str = ""
+    decay: int = 5
+    confidence: int | None = None  # what the model said; the slots carry no confidence
+    kind: str = ""
+    relation: str = ""
+    span: str = ""
+    seen_only: bool = False  # the model says someone else acts: the observation counts only as seen
 
 
-class Proposal(BaseModel):
-    """One proposition as the model proposes it."""
+class Slot(BaseModel):
+    """One fact as the model extracts it: a span of the observation, how the user relates to it, who acts."""
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str = Field(min_length=1, max_length=400)
-    reasoning: str = Field(default="", max_length=600)
-    confidence: int = Field(ge=1, le=10)
-    decay: int = Field(ge=1, le=10)
+    what: str = Field(min_length=1, max_length=120)
+    relation: Literal[tuple(RELATIONS)]  # type: ignore[valid-type]
+    who: Literal[WHO]  # type: ignore[valid-type]
 
 
-class Proposals(BaseModel):
+class Slots(BaseModel):
+    """The model's answer to the propose prompt."""
+
     model_config = ConfigDict(extra="ignore")
 
-    propositions: list[Proposal] = Field(min_length=1, max_length=3)
+    facts: list[Slot] = Field(min_length=1, max_length=3)
 
 
 class Verdict(BaseModel):
@@ -90,27 +103,27 @@ class Judgement(BaseModel):
     relation: Literal["identical", "similar", "unrelated"]
 
 
-# Integers as enums of strings: llama.cpp's grammar does not enforce minimum/maximum, an enum it does.
+# The model fills slots, never a sentence: a short span (no quote, backslash or newline, so the grammar cannot
+# break the JSON string), a relation from a fixed set and who acts. The code writes the sentence (compose.py).
 PROPOSE_SCHEMA = {
     "type": "object",
     "properties": {
-        "propositions": {
+        "facts": {
             "type": "array",
             "minItems": 1,
             "maxItems": 2,
             "items": {
                 "type": "object",
                 "properties": {
-                    "text": {"type": "string", "minLength": 10, "maxLength": 200},
-                    "reasoning": {"type": "string", "maxLength": 200},
-                    "confidence": {"enum": [int(x) for x in LEVELS]},
-                    "decay": {"enum": [int(x) for x in LEVELS]},
+                    "what": {"type": "string", "pattern": '^[^"\\\\\\n]{1,60}$'},
+                    "relation": {"enum": list(RELATIONS)},
+                    "who": {"enum": list(WHO)},
                 },
-                "required": ["text", "reasoning", "confidence", "decay"],
+                "required": ["what", "relation", "who"],
             },
         }
     },
-    "required": ["propositions"],
+    "required": ["facts"],
 }
 VERIFY_SCHEMA = {
     "type": "object",
@@ -125,21 +138,6 @@ JUDGE_SCHEMA = {
     "properties": {"relation": {"enum": ["identical", "similar", "unrelated"]}},
     "required": ["relation"],
 }
-
-
-def propose_schema(user: str) -> dict:
-    """PROPOSE_SCHEMA with each proposition forced to start with the user's name.
-
-    Without it the 0.5B model copies screen lines verbatim ("Master -6.2 dB", "For review (23)") as if
-    they were claims; the grammar makes every claim be about the user. The rest may not contain a quote,
-    a backslash or a newline, so the grammar cannot break the JSON string.
-    """
-    subject = user[:1].upper() + user[1:]
-    literal = "".join(f"[{c}]" if c in ".^$*+?()[]{}|\\/" else c for c in subject)
-    schema = json.loads(json.dumps(PROPOSE_SCHEMA))
-    text = schema["properties"]["propositions"]["items"]["properties"]["text"]
-    text["pattern"] = "^" + literal + ' [^"\\\\\\n]+$'
-    return schema
 
 
 def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
@@ -158,16 +156,16 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
             data = json.loads(candidate)
         except json.JSONDecodeError:
             continue
-        if isinstance(data, list) and "propositions" in schema_type.model_fields:
-            data = {"propositions": data}
+        if isinstance(data, list) and "facts" in schema_type.model_fields:
+            data = {"facts": data}
         try:
             return schema_type.model_validate(data)
         except ValidationError as exc:
-            if isinstance(data, dict) and schema_type is Proposals:
+            if isinstance(data, dict) and schema_type is Slots:
                 # Keep the valid items of a partly valid answer (a truncated last item, say).
-                items = [p for p in data.get("propositions", []) if _valid(Proposal, p)]
+                items = [p for p in data.get("facts", []) if _valid(Slot, p)]
                 if items:
-                    return Proposals(propositions=[Proposal.model_validate(p) for p in items[:3]])
+                    return Slots(facts=[Slot.model_validate(p) for p in items[:3]])
             raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
     # No excerpt: the model's output repeats the observation, and this message reaches logs and status.
     raise ModelOutputError(f"model output is not JSON ({len(text)} characters)")
@@ -191,12 +189,6 @@ def chunks(text: str, size: int, limit: int) -> list[str]:
     if current:
         pieces.append(current)
     return pieces[:limit]
-
-
-def _shares_ngram(text: str, other: str, n: int) -> bool:
-    words = re.findall(r"[a-z0-9']+", text.lower())
-    other_norm = " " + " ".join(re.findall(r"[a-z0-9']+", other.lower())) + " "
-    return any(" " + " ".join(words[i:i + n]) + " " in other_norm for i in range(len(words) - n + 1))
 
 
 def _valid(model: type[BaseModel], data) -> bool:
@@ -239,6 +231,7 @@ class Summary:
     revised: int = 0
     attached: int = 0
     refused: int = 0
+    slots_refused: int = 0  # slots the composer would not write (not in the evidence, a name, a title ...)
     failed: int = 0
     injections: int = 0
     unverified: int = 0
@@ -253,6 +246,7 @@ class Summary:
             "revised": self.revised,
             "attached": self.attached,
             "refused": self.refused,
+            "slots_refused": self.slots_refused,
             "failed": self.failed,
             "injections": self.injections,
             "unverified": self.unverified,
@@ -300,7 +294,10 @@ class Engine:
         self.use_judge = use_judge
         self.model_verify = model_verify
         self._name_terms = frozenset(terms(self.user))
-        self._propose_schema = propose_schema(self.user)
+        # Comparing composed sentences, the template's own words ("is working on") say nothing: two
+        # propositions are the same claim when their objects are.
+        self._sim_ignore = self._name_terms | frozenset(
+            terms(" ".join(r.template.format(user="", what="") for r in RELATIONS.values())))
 
     @classmethod
     def from_settings(cls, store: Store, model: Model, settings, *, user_name: str | None = None) -> Engine:
@@ -328,25 +325,31 @@ class Engine:
         raise ModelOutputError(f"{last} (after {self.retries + 1} attempts)")
 
     def propose(self, obs: Observation, usage: Usage, text: str | None = None,
-                eng: Engagement | None = None) -> list[Proposal]:
+                eng: Engagement | None = None, summary: Summary | None = None, chat: bool = False) -> list[Proposal]:
+        """The propositions the model's slots for `text` (a piece of `obs`) compose to; refused slots are logged."""
         system = prompts.render("propose", user=self.user)
         text = obs.text if text is None else text
         text = text if len(text) <= MAX_OBSERVATION_CHARS else text[:MAX_OBSERVATION_CHARS] + " [...]"
-        user = prompts.fence(
-            "observation", text, source=obs.observer, app=obs.app, window=obs.window, time=iso(obs.ts)
-        )
-        answer = self._ask(system, user, self._propose_schema, Proposals, usage, max_tokens=200)
-        return [p for p in answer.propositions if self._acceptable(p, system)]
-
-    def _acceptable(self, p: Proposal, system: str = "") -> bool:
-        p.text = " ".join(p.text.split())
-        p.reasoning = " ".join(p.reasoning.split())
-        # A claim with no content words beyond the user's name says nothing.
-        if len(p.text) < MIN_PROPOSITION_CHARS or not terms(p.text, self._name_terms):
-            return False
-        # Small models parrot their instructions back as claims ("Priya writes about her work, projects,
-        # tools, interests..."): five words in a row from the prompt is an echo, not an observation.
-        return not _shares_ngram(p.text, system, 5)
+        attrs = {"source": obs.observer, "app": obs.app, "window": obs.window, "time": iso(obs.ts)}
+        if chat:
+            attrs["source"] = f"the messages {self.user} wrote in a chat"
+        user = prompts.fence("observation", text, **attrs)
+        answer = self._ask(system, user, PROPOSE_SCHEMA, Slots, usage, max_tokens=120)
+        # A chat's evidence is the user's own turns: the other side's words cannot ground a claim about them.
+        evidence = text if chat else f"{text}\n{obs.window}\n{obs.app}"
+        out = []
+        for slot in answer.facts:
+            made, why = compose(self.user, slot.what, slot.relation, slot.who, evidence, app=obs.app)
+            if made is None:
+                log.info("slot refused (%s): %r %s", why, slot.what, slot.relation)
+                if summary is not None:
+                    summary.slots_refused += 1
+                continue
+            where = obs.app or obs.observer
+            out.append(Proposal(text=made.text, reasoning=f'{made.kind}, from {where}: "{made.line}"',
+                                decay=made.decay, kind=made.kind, relation=made.relation, span=made.span,
+                                seen_only=slot.who != "user"))
+        return out
 
     def judge(self, existing: str, new: str, usage: Usage) -> str:
         system = prompts.render("judge", user=self.user)
@@ -357,7 +360,7 @@ class Engine:
 
     def grounding(self, claim: str, evidence_text: str) -> float:
         """Share of the claim's content words found in the evidence (invented roles and places score low)."""
-        wanted = terms(claim, self._name_terms) - GENERIC_TERMS
+        wanted = terms(claim, self._sim_ignore) - GENERIC_TERMS
         if not wanted:
             return 0.0
         return len(wanted & terms(evidence_text)) / len(wanted)
@@ -394,7 +397,7 @@ class Engine:
     # -- deciding what a proposal does -------------------------------------------------------------
 
     def sim(self, a: str, b: str) -> float:
-        return similarity(a, b, self._name_terms)
+        return similarity(a, b, self._sim_ignore)
 
     def decide(self, proposal: Proposal, usage: Usage, earlier: list[Action] = ()) -> Action:
         """Identical, similar or unrelated to what gum holds; refused if close to something revoked."""
@@ -446,8 +449,8 @@ class Engine:
                     continue
                 if act.kind == "create":
                     pid = self.store.insert_proposition(
-                        Proposition(text=p.text, reasoning=p.reasoning, confidence=p.confidence,
-                                    model_confidence=p.confidence, decay=p.decay, updated_at=obs.ts_end or obs.ts),
+                        Proposition(text=p.text, reasoning=p.reasoning, model_confidence=p.confidence,
+                                    decay=p.decay, updated_at=obs.ts_end or obs.ts),
                         [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.created += 1
@@ -466,7 +469,7 @@ class Engine:
                             text=p.text,
                             reasoning=p.reasoning,
                             confidence=old.confidence,
-                            model_confidence=max(p.confidence, old.model_confidence or 0),
+                            model_confidence=max(p.confidence or 0, old.model_confidence or 0) or None,
                             # The longer-lasting reading wins: a refinement does not make a durable fact fleeting.
                             decay=max(p.decay, old.decay),
                             updated_at=max(obs.ts_end or obs.ts, old.updated_at),
@@ -474,13 +477,14 @@ class Engine:
                         [obs.id], {obs.id: act.cap} if act.cap is not None else None,
                     )
                     summary.revised += 1
-                self.refresh_confidence(pid)
+                self.refresh_confidence(pid, kind=p.kind)
             # Later segments that only repeated this one are evidence for whatever it yielded.
             for pid in self.store.attach_repeats(obs.id):
                 self.refresh_confidence(pid)
 
-    def refresh_confidence(self, proposition_id: int) -> int:
-        """Recompute a proposition's confidence from its evidence (unless the user set it)."""
+    def refresh_confidence(self, proposition_id: int, kind: str = "") -> int:
+        """Recompute a proposition's confidence from its evidence (unless the user set it); `kind` is the
+        proposition's kind (gum/compose.py), kept in the confidence detail for later refreshes."""
         prop = self.store.get(proposition_id)
         if prop.confidence_detail.get("user_set"):
             return prop.confidence
@@ -491,6 +495,7 @@ class Engine:
             apps=len({o.app for o in evidence if o.app}),
             days=len({o.ts.date() for o in evidence}),
             model_confidence=prop.model_confidence,
+            kind=kind or prop.confidence_detail.get("kind", ""),
         )
         value, detail = confidence(ev)
         self.store.touch(proposition_id, confidence=value, confidence_detail=detail)
@@ -535,7 +540,12 @@ class Engine:
             summary.observations += 1
             return
         eng = self.engagement_of(obs, fresh=True)
-        clean, injected = split_injection(obs.text)
+        # In a chat the user takes part in, only the user's own turns can say something about the user. The
+        # chat is read first: an "Assistant:" turn would otherwise be taken for text addressing an AI, and
+        # with the other side gone the chat would no longer look like one.
+        own = user_turns(obs.text, self.user)
+        chat = own is not None
+        clean, injected = split_injection(own if chat else obs.text)
         meta = {"engagement_eval": eng.as_dict()}
         if injected:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
@@ -544,7 +554,7 @@ class Engine:
         clean, ads = strip_ads(clean)
         if ads:
             meta["ads_removed"] = ads
-        text = user_voice(clean)
+        text = clean if chat else user_voice(clean)
         if eng.weight < NO_CLAIM_WEIGHT:
             # A notification, junk mail, a lock screen, something the user disowned: nothing to claim from it
             # on its own, so no model call either. It can still corroborate what the user does elsewhere.
@@ -553,7 +563,7 @@ class Engine:
         # A long observation (a chat, a long page) is read in pieces: one small call each, as small models
         # need, instead of cutting off what comes after the first piece.
         for piece in chunks(text, MAX_OBSERVATION_CHARS, MAX_CHUNKS) if text.strip() else []:
-            proposals += self.propose(obs, usage, piece, eng)
+            proposals += self.propose(obs, usage, piece, eng, summary, chat)
         actions: list[Action] = []
         for p in proposals:
             act = self.decide(p, usage, actions)
@@ -565,6 +575,9 @@ class Engine:
                 if not keep:
                     act = Action("refuse", p, act.target, why or "not in the evidence")
                     summary.unverified += 1
+                if p.seen_only:
+                    # Someone else's doing, as the model reads it: evidence that the user saw it, no more.
+                    cap = min(cap if cap is not None else SEEN_CAP, SEEN_CAP)
                 act.cap = cap
             actions.append(act)
         self._apply(obs, actions, summary, meta)

@@ -7,6 +7,9 @@
     false-claim rate  false facts matched by any active proposition / false facts
     Brier             mean of (c/10 - truth)^2 over active propositions that match at least one fact, where
                       truth is 0 if the proposition matches any false fact and 1 otherwise
+    junk share        active propositions gum.wellformed finds junk in (by class) / active propositions
+    Brier (all kept)  the same mean over every active proposition, where truth is 1 only for a well-formed
+                      proposition that claims no false fact (and, with a judge, that the judge finds true)
 
 Matching is deterministic: a proposition matches a fact when every keyword group of the fact has at least one
 alternative in the proposition's text, case-insensitive, on word boundaries, several words as a phrase.
@@ -53,6 +56,12 @@ class Claim:
     text: str
     confidence: int
     matches: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # gum.wellformed classes; empty when well-formed
+    judged_true: bool | None = None  # a judge's reading of the claim against its evidence, when one was asked
+
+    def acceptable(self, facts: dict[str, Fact]) -> bool:
+        """Well-formed, claims no false fact, and (when a judge read it) true: what a reader would accept."""
+        return not self.problems and self.truth(facts) is not False and self.judged_true is not False
 
     def truth(self, facts: dict[str, Fact]) -> bool | None:
         """True if it matches only true facts, False if it matches any false fact, None if it matches none."""
@@ -109,6 +118,9 @@ class Scores:
     unmatched_claims: int = 0  # active propositions that match no fact
     questions: int = 0  # true facts with a question
     question_recalled: int = 0
+    junk: int = 0  # active propositions with at least one well-formedness problem
+    junk_classes: dict[str, int] = field(default_factory=dict)
+    all_pairs: list[tuple[int, bool]] = field(default_factory=list)  # (confidence, acceptable) of every claim
 
     @property
     def recall_at_k(self) -> float | None:
@@ -134,6 +146,18 @@ class Scores:
     def reliability(self) -> list[ReliabilityRow]:
         return reliability(self.pairs)
 
+    @property
+    def junk_share(self) -> float | None:
+        return self.junk / self.claims if self.claims else None
+
+    @property
+    def brier_all(self) -> float | None:
+        return brier(self.all_pairs)
+
+    @property
+    def reliability_all(self) -> list[ReliabilityRow]:
+        return reliability(self.all_pairs)
+
     def as_dict(self) -> dict:
         return {
             "recall_at_k": _round(self.recall_at_k),
@@ -151,6 +175,15 @@ class Scores:
             "scored_claims": len(self.pairs),
             "claims": self.claims,
             "unmatched_claims": self.unmatched_claims,
+            "junk": self.junk,
+            "junk_share": _round(self.junk_share),
+            "junk_classes": dict(sorted(self.junk_classes.items())),
+            "brier_all": _round(self.brier_all),
+            "reliability_all": [
+                {"confidence": r.confidence, "n": r.n, "true": r.true, "predicted": r.predicted,
+                 "observed": round(r.observed, 4)}
+                for r in self.reliability_all
+            ],
             "reliability": [
                 {"confidence": r.confidence, "n": r.n, "true": r.true, "predicted": r.predicted,
                  "observed": round(r.observed, 4)}
@@ -194,6 +227,14 @@ def _first_hit(ids: list[int], hits: set[int], k: int) -> int | None:
     return None
 
 
+def check_form(claims: list[Claim], user: str) -> None:
+    """Fill each claim's `problems` with the well-formedness classes it falls in (gum.wellformed)."""
+    from .wellformed import problems
+
+    for claim in claims:
+        claim.problems = problems(claim.text, user)
+
+
 def score(
     facts: list[Fact], claims: list[Claim], retrieved: dict[str, list[int]], k: int,
     asked: dict[str, list[int]] | None = None,
@@ -223,6 +264,11 @@ def score(
             s.false_claims += bool(r.matched_by)
         results.append(r)
     s.pairs = [(c.confidence, bool(c.truth(by_id))) for c in claims if c.matches]
+    s.all_pairs = [(c.confidence, c.acceptable(by_id)) for c in claims]
+    s.junk = sum(1 for c in claims if c.problems)
+    for c in claims:
+        for p in c.problems:
+            s.junk_classes[p] = s.junk_classes.get(p, 0) + 1
     return s, results
 
 
@@ -240,4 +286,8 @@ def pooled(all_scores: Iterable[Scores]) -> Scores:
         total.unmatched_claims += s.unmatched_claims
         total.questions += s.questions
         total.question_recalled += s.question_recalled
+        total.junk += s.junk
+        total.all_pairs += s.all_pairs
+        for k, v in s.junk_classes.items():
+            total.junk_classes[k] = total.junk_classes.get(k, 0) + v
     return total

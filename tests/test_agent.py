@@ -232,8 +232,7 @@ def test_a_failing_model_makes_the_state_error_and_recovery_clears_it(tmp_path, 
     from gum.config import Settings
     from gum.records import Observation
 
-    good = {"propositions": [{"text": "Ana edits the budget spreadsheet", "reasoning": "r", "confidence": 7,
-                              "decay": 5}]}
+    good = {"facts": [{"what": "Budget 2026.xlsx", "relation": "works on", "who": "user"}]}
     model = scripted_model
     model.enqueue("broken", "broken", "broken")
     agent = Agent(Settings(observers=[], max_attempts=1, model="scripted"), observers=[], serve_api=False)

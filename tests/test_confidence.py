@@ -86,7 +86,8 @@ def test_typing_in_a_window_is_action_and_a_passing_glance_is_not():
     assert engagement(glance, []).weight == 0.5
     # A recorded line with nothing measured about it is neither a glance nor engagement.
     unmeasured = obs("Weather: 14C, light rain", app="Weather", window="Forecast", id=4)
-    assert engagement(unmeasured, []).weight == 0.75 and conf([0.75], model=10) <= 5
+    assert engagement(unmeasured, []).weight == 0.75 and conf([0.75], model=10) <= 7
+    assert conf([0.5], model=10) <= 4
 
 
 def test_an_input_line_counts_for_the_screen_it_followed_over_the_whole_burst():
@@ -117,3 +118,14 @@ def test_injected_lines_are_split_off_and_chat_turns_of_the_other_side_are_short
     chat = "User: I am training for the Berlin marathon\nAssistant: " + "Great! " * 100
     short = user_voice(chat)
     assert "Berlin marathon" in short and len(short) < 260
+
+
+def test_a_kind_of_proposition_the_model_gets_wrong_more_often_than_right_stays_low_until_corroborated():
+    from gum.confidence import Evidence, confidence
+
+    app, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="app"))
+    tool, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="tool"))
+    project, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="project"))
+    twice, _ = confidence(Evidence(weights=[1.0, 1.5], apps=1, days=2, kind="project"))
+    by_hand, _ = confidence(Evidence(weights=[1.0], apps=1, days=1))
+    assert (app, tool, project, twice, by_hand) == (7, 4, 2, 5, 7)

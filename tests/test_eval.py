@@ -249,8 +249,8 @@ def test_run_scenario_goes_through_ingest_engine_and_search_in_its_own_database(
     def reply(call):
         if "relation" in call["schema"]["properties"]:
             return {"relation": "unrelated"}
-        text = "Priya manages references in Zotero" if "Zotero" in call["user"] else "Priya is flying to Lisbon"
-        return {"propositions": [{"text": text, "reasoning": "seen", "confidence": 9, "decay": 6}]}
+        what, relation = ("Zotero", "uses") if "Zotero" in call["user"] else ("Lisbon", "goes to")
+        return {"facts": [{"what": what, "relation": relation, "who": "user"}]}
 
     model = ScriptedModel(default=reply)
     run = run_scenario(load(folder), model)
@@ -322,3 +322,37 @@ def test_the_text_report_has_a_line_per_scenario_an_overall_line_and_the_reliabi
 
 def test_a_scenario_json_path_stands_for_its_folder():
     assert expand([OWN[0] / "scenario.json"]) == [OWN[0]]
+
+
+def test_junk_is_counted_by_class_and_the_brier_over_all_kept_counts_junk_as_untrue():
+    facts = [Fact(id="t1", text="Grace uses QuickBooks", true=True, groups=[["QuickBooks"]]),
+             Fact(id="f1", text="Grace is being audited", true=False, groups=[["audit"]])]
+    claims = [Claim(1, "Grace uses QuickBooks Online", 9), Claim(2, "Grace is a payment app that allows users", 7),
+              Claim(3, "Grace is preparing for an audit", 2)]
+    from gum.scoring import check_form
+
+    match_claims(claims, facts)
+    check_form(claims, "Grace")
+    s, _ = score(facts, claims, {"t1": [1]}, 5)
+    assert (s.junk, s.junk_classes) == (1, {"user_as_thing": 1})
+    # well-formed and true at 9, junk at 7, a false claim at 2
+    assert s.brier_all == pytest.approx(((0.9 - 1) ** 2 + 0.7 ** 2 + 0.2 ** 2) / 3)
+
+
+def test_a_judge_model_reads_every_kept_proposition_against_its_evidence(tmp_path):
+    from gum.backends.scripted import ScriptedModel
+    from gum.evaluate import run_scenario
+
+    folder = write_scenario(
+        tmp_path / "mini",
+        [{"id": "t1", "text": "Priya manages references in Zotero", "true": True, "match": [["Zotero"]]}],
+        [{"ts": "2026-03-02T09:00:00+00:00", "observer": "screen", "app": "Zotero", "text": "Zotero library"}],
+        user_name="Priya",
+    )
+    model = ScriptedModel([{"facts": [{"what": "Zotero", "relation": "uses", "who": "user"}]}])
+    judge = ScriptedModel([{"answer": "no"}])
+    run = run_scenario(load(folder), model, judge_model=judge)
+    [claim] = run.claims
+    assert claim.judged_true is False and run.scores.all_pairs == [(claim.confidence, False)]
+    assert "Zotero library" in judge.history[0]["user"]  # the evidence is shown to the judge
+    assert run.as_dict()["propositions"][0]["judged_true"] is False

@@ -67,8 +67,7 @@ def reply(call: dict) -> dict:
     """A deterministic model: one claim naming the observation's app, so observations of one app corroborate."""
     head = call["user"].splitlines()[0]
     app = head.split('app="', 1)[1].split('"', 1)[0] if 'app="' in head else "a computer"
-    return {"propositions": [{"text": f"Grace works in {app}", "reasoning": "seen", "confidence": 8,
-                              "decay": 5}]}
+    return {"facts": [{"what": app, "relation": "uses", "who": "user"}]}
 
 
 def run_engine(store: Store) -> None:

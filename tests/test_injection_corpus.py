@@ -88,9 +88,9 @@ def test_no_payload_is_stored_reaches_the_model_or_becomes_a_proposition(store):
     def credulous(call):  # a model that turns whatever it reads into a confident claim
         if "relation" in str(call["schema"]):
             return {"relation": "unrelated"}
-        first = next((ln for ln in call["user"].splitlines() if ln.strip()), "something")
-        return {"propositions": [{"text": f"Priya {first[:150]}", "reasoning": first[:150], "confidence": 10,
-                                  "decay": 5}]}
+        # Every line it reads becomes a fact: the slots are the model's whole say in a proposition.
+        lines = [ln.strip()[:60] for ln in call["user"].splitlines() if ln.strip()]
+        return {"facts": [{"what": ln, "relation": "works on", "who": "user"} for ln in lines[-3:]]}
 
     model = ScriptedModel(default=credulous)
     Engine(agent.store(), model, user_name="Priya").run()

@@ -157,8 +157,7 @@ def test_the_engine_gives_a_later_repeat_the_evidence_its_source_yields(store):
     repeat = intake.add(screen(3600, page, window="Stripe careers", keys=2))
     intake.close_all()
     assert store.queue_counts()["pending"] == 1, "the repeat waits for nothing"
-    model = ScriptedModel([{"propositions": [{"text": "Marcus is applying for a Backend Engineer job at Stripe",
-                                              "reasoning": "careers page", "confidence": 8, "decay": 6}]}])
+    model = ScriptedModel([{"facts": [{"what": "Stripe", "relation": "applied to", "who": "user"}]}])
     Engine(store, model, user_name="Marcus").run()
     (prop,) = store.propositions()
     assert {o.id for o in store.evidence(prop.id)} == {first, repeat}

@@ -309,8 +309,7 @@ def test_the_python_api_observes_counts_input_and_redacts_like_gum_start(x):
     inputs = InputActivity()
     inputs.interval = 1.0  # summarise every second instead of every minute
     window = ActiveWindow()
-    model = ScriptedModel(default={"propositions": [{"text": "Priya booked a hotel in Lisbon", "reasoning": "r",
-                                                     "confidence": 7, "decay": 5}]})
+    model = ScriptedModel(default={"facts": [{"what": "Hotel in Lisbon", "relation": "booked", "who": "user"}]})
 
     async def session():
         async with gum("Priya", Screen(min_gap=0.5), inputs, window, model=model) as g:

@@ -31,8 +31,7 @@ WORKER = textwrap.dedent(
             marker.write_text("in the middle of observation 2")
             time.sleep(600)
         topic = call["user"].split("\\n")[1]
-        return {"propositions": [{"text": "Priya works on " + topic, "reasoning": "r",
-                                  "confidence": 7, "decay": 5}]}
+        return {"facts": [{"what": topic, "relation": "works on", "who": "user"}]}
 
     Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False).run()
     """
@@ -66,13 +65,13 @@ def test_a_process_killed_mid_batch_loses_nothing_and_processes_nothing_twice(st
 
     def reply(call):
         topic = call["user"].split("\n")[1]
-        return {"propositions": [{"text": "Priya works on " + topic, "reasoning": "r", "confidence": 7, "decay": 5}]}
+        return {"facts": [{"what": topic, "relation": "works on", "who": "user"}]}
 
     model = ScriptedModel(default=reply)
     summary = Engine(after_crash, model, user_name="Priya", use_judge=False).run()
     assert summary.observations == 2 and len(model.history) == 2
     props = after_crash.propositions(limit=None)
-    assert sorted(p.text for p in props) == sorted(f"Priya works on {t}" for t in topics)
+    assert sorted(p.text for p in props) == sorted(f"Priya is working on {t}" for t in topics)
     # Each observation is evidence of exactly one proposition: none was processed twice.
     links = after_crash.db.execute("SELECT observation_id, COUNT(*) FROM evidence GROUP BY observation_id").fetchall()
     assert sorted(n for _, n in links) == [1, 1, 1]

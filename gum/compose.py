@@ -1,0 +1,269 @@
+"""From the model's slots to a sentence: the model extracts, this module writes.
+
+Small models extract well and write badly (issue 12): asked for a sentence about the user, the 0.5B model
+made the user's name the subject of a description of the screen, pasted chat turns after the name, or wrote
+a title. So the model only fills slots: `what` (a short span copied from the observation), `relation` (one
+of a fixed set) and `who` (the user, or someone else). The sentence is composed here from a template per
+relation, and a slot is refused, with the reason, unless its span really is in the evidence and is a thing
+rather than a name, a line of speech or a title.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .similarity import terms
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation the model may choose: the kind of thing it links the user to, the sentence, the decay."""
+
+    kind: str
+    template: str  # "{user}" and "{what}" are filled in
+    decay: int  # 1 (minutes) .. 10 (years), as the store's decay field
+    article: bool = False  # "works as a nurse": put "a"/"an" before a bare noun
+    # Words one of which the evidence must contain for this relation (the 0.5B model picks "applied to" for a
+    # bank statement); empty: any evidence will do.
+    cues: tuple[str, ...] = ()
+
+
+_APPLY = ("apply", "applied", "applying", "application", "interview", "candidate", "position", "job", "role",
+          "hiring", "resume", "cv", "cover letter", "admission", "enrol", "enroll")
+_BOOK = ("book", "booked", "booking", "reservation", "reserved", "confirmed", "confirmation", "ticket", "tickets",
+         "itinerary", "check-in", "rsvp", "appointment", "registered")
+_BUY = ("bought", "buy", "order", "ordered", "purchase", "purchased", "cart", "receipt", "paid", "checkout",
+        "invoice", "got")
+
+
+RELATIONS: dict[str, Relation] = {
+    "uses": Relation("tool", "{user} uses {what}", 6),
+    "works on": Relation("project", "{user} is working on {what}", 5),
+    "writes": Relation("task", "{user} writes {what}", 5),
+    "plans": Relation("plan", "{user} is planning {what}", 4),
+    "interested in": Relation("interest", "{user} is interested in {what}", 7),
+    "is learning": Relation("interest", "{user} is learning {what}", 6),
+    "likes": Relation("preference", "{user} likes {what}", 7),
+    "does": Relation("interest", "{user} does {what}", 7),
+    "owns": Relation("possession", "{user} owns {what}", 8),
+    "bought": Relation("possession", "{user} bought {what}", 5, cues=_BUY),
+    "booked": Relation("plan", "{user} booked {what}", 4, cues=_BOOK),
+    "applied to": Relation("plan", "{user} applied to {what}", 5, cues=_APPLY),
+    "works with": Relation("person", "{user} works with {what}", 6),
+    "works as": Relation("role", "{user} works as {what}", 9, article=True),
+    "works at": Relation("place", "{user} works at {what}", 8),
+    "lives in": Relation("place", "{user} lives in {what}", 9),
+    "goes to": Relation("place", "{user} goes to {what}", 6),
+}
+WHO = ("user", "someone else")
+MAX_WORDS = 7
+MAX_CHARS = 60
+
+_DETERMINERS = {"a", "an", "the", "my", "his", "her", "their", "our", "your", "this", "that", "some"}
+_PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|we|we're|us|you|you're|your|yours)\b", re.IGNORECASE)
+_MY = re.compile(r"\b(my|our)\b", re.IGNORECASE)
+# Title bars and copied lines: "report.pdf - Google Docs", "Inbox | Gmail", "Chapter 4: ..."
+_TITLE = re.compile(r"\s[-–—|·•]\s|\s[-–—|]$|^[-–—|]|[:;*<>{}\[\]=\\]|\.{2,}|…|https?://|www\.")
+_FILE = re.compile(r"_|\.(?:pdf|docx?|xlsx?|pptx?|csv|jpe?g|png|gif|wav|mp3|mp4|zip|txt|parquet)$", re.IGNORECASE)
+_SEPARATOR = re.compile(r"\s+[-–—|·•]\s+|\s*:\s+")
+_WORD = re.compile(r"[a-z0-9$€£%+#]+(?:['.][a-z0-9]+)*")
+# Words that name no particular thing: a span of only these says nothing ("the app", "this page").
+_VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "website", "document", "file", "project",
+          "thing", "things", "stuff", "it", "something", "work", "task", "message", "email", "post", "list", "item",
+          "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all",
+          "re", "fwd", "fw", "subject", "inbox", "from", "to", "cc", "draft", "sent", "home", "settings", "search",
+          "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview"}
+# A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
+_CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
+# A time or a day: "5 pm", "10:30", "Thursday".
+_TIME = re.compile(r"^(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+                   r"|today|tomorrow|yesterday|tonight|morning|afternoon|evening)$", re.IGNORECASE)
+# A menu item or button starts with what it does ("Export Audio/Video", "Edit album"). Not "new": New York.
+_COMMANDS = {"export", "import", "save", "open", "edit", "add", "create", "delete", "share", "print", "download",
+             "upload", "sign", "log", "send", "reply", "forward", "insert", "format", "close", "undo", "redo", "copy",
+             "paste", "rename", "move", "archive", "compose", "select", "show", "hide", "sort", "filter"}
+# A notification or status line: "Calendar event updated", "Visited in Firefox", "Recurring calendar event".
+_STATUS = {"updated", "visited", "recurring", "cancelled", "canceled", "created", "deleted", "saved", "loading",
+           "modified", "edited", "received", "pending", "synced", "event"}
+# What a person writes: a text of some kind. Anything else the model says they "write" they work on.
+_TEXTS = {"post", "posts", "blog", "article", "essay", "report", "paper", "thesis", "chapter", "letter", "email",
+          "code", "story", "song", "songs", "lyrics", "book", "novel", "proposal", "talk", "review", "notes",
+          "newsletter", "script", "poem", "poems", "cover", "application", "resume", "cv", "documentation", "docs",
+          "tests", "test", "readme", "abstract", "slides", "speech", "column", "recipe", "plan", "summary"}
+# Activities are common nouns, most of them gerunds ("kickboxing"); these are the usual others.
+_ACTIVITIES = {"yoga", "pilates", "karate", "judo", "tennis", "golf", "chess", "football", "soccer", "basketball",
+               "volleyball", "badminton", "squash", "rugby", "cricket", "baseball", "hockey", "crossfit", "parkour",
+               "ballet", "salsa", "tango", "meditation", "photography", "pottery", "archery", "taekwondo", "boxing",
+               "aikido", "origami", "calligraphy", "karaoke", "improv", "theatre", "theater", "volunteer work"}
+# A web address, not a source file ("settle.rs", "main.go" are things one works on).
+_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cpp|hpp|java|kt|rb|md|json|toml|yaml|yml|sh"
+                     r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
+
+
+def _looks_named(span: str) -> bool:
+    """A product or service name: a capital, a digit or a dot in it ("QuickBooks", "Q1", "lenafischer.design")."""
+    return any(w[:1].isupper() or any(c.isdigit() for c in w) or "." in w.strip(".") for w in span.split())
+
+
+@dataclass
+class Composed:
+    """A sentence composed from slots, with what it was made from."""
+
+    text: str
+    relation: str
+    kind: str
+    span: str
+    decay: int
+    line: str  # the line of the evidence the span was found in, for the reasoning
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens, as spans are matched against the evidence."""
+    return _WORD.findall(text.lower())
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def clean_span(raw: str) -> str:
+    """The span with quotes, stray punctuation and surplus spaces trimmed."""
+    span = " ".join(raw.split())
+    # A parenthesis at the end is a detail ("bouncy castle (15x15 ft)"), and a cut one is worse.
+    span = re.sub(r"\s*\([^)]*\)?\s*$", "", span)
+    return span.strip(" \"'`“”‘’.,;:!?()")
+
+
+def span_line(span: str, evidence: str) -> str | None:
+    """The line of `evidence` that contains `span` word for word (a leading article may differ); None if none."""
+    want = words(span)
+    while want and want[0] in _DETERMINERS and len(want) > 1:
+        if any(_contains(words(line), want) for line in evidence.splitlines()):
+            break
+        want = want[1:]
+    for line in evidence.splitlines():
+        if _contains(words(line), want):
+            return line.strip()
+    return None
+
+
+def refuse_reason(span: str, user: str, evidence: str) -> str | None:
+    """Why `span` cannot be the object of a proposition about `user`, or None if it can."""
+    if not span:
+        return "empty span"
+    toks = words(span)
+    if not toks:
+        return "no words in the span"
+    if len(toks) > MAX_WORDS or len(span) > MAX_CHARS:
+        return "span too long: a copied line, not a thing"
+    if _TITLE.search(span):
+        return "span looks like a title or a copied line"
+    if _FILE.search(span):
+        return "span is a file name"
+    if _PERSONAL.search(span) or "?" in span:
+        return "span is speech (first or second person, a question)"
+    if _CLAUSE.search(span):
+        return "span is a clause, not a thing"
+    if _TIME.match(span):
+        return "span is a time or a day"
+    if toks[0] in _COMMANDS and len(toks) <= 3:
+        return "span is a menu item or a button"
+    if _STATUS & set(toks):
+        return "span is a notification or status line"
+    name = set(words(user)) - {"the", "user"}
+    if name & set(toks) or "user" in toks:
+        return "span names the user: a name is not a proposition"
+    if not (set(toks) - _DETERMINERS - _VAGUE) or not terms(span):
+        return "span names nothing in particular"
+    if sum(c.isalpha() for c in span) < 0.5 * len(span.replace(" ", "")):
+        return "span is mostly digits or symbols"
+    if span_line(span, evidence) is None:
+        return "span is not in the evidence"
+    return None
+
+
+def _with_article(span: str) -> str:
+    first = span.split()[0].lower()
+    if first in _DETERMINERS:
+        return span
+    vowel = first[:1] in "aeio" or (first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ux", "ui")))
+    return ("an " if vowel else "a ") + span
+
+
+def best_span(what: str, user: str, evidence: str) -> tuple[str, str | None]:
+    """The span, or its first part when the model copied a title and that part can stand alone
+    ("QuickBooks Online - Chrome" -> "QuickBooks Online"; a title names the document or app first); with the
+    refusal reason if neither can."""
+    span = clean_span(what)
+    why = refuse_reason(span, user, evidence)
+    if why and _SEPARATOR.search(span):
+        part = clean_span(_SEPARATOR.split(span)[0])
+        if refuse_reason(part, user, evidence) is None:
+            return part, None
+    return span, why
+
+
+# Relations whose object must be a particular thing: a lone word from a table's header row ("Shift |
+# Station | Volunteer") is a column name.
+_NEEDS_NAME = {"uses", "works on", "works with", "works at", "applied to", "goes to", "lives in"}
+
+
+def _names_something(word: str, evidence: str, app: str) -> bool:
+    """Whether a one-word span can be a name: the app itself, an inner capital or digit ("QuickBooks", "Q1"),
+    or found on some line that is not a table row."""
+    if word.lower() in words(app) or re.search(r".[A-Z0-9]", word):
+        return True
+    return any(_contains(words(line), words(word)) and line.count("|") < 2 for line in evidence.splitlines())
+
+
+def compose(user: str, what: str, relation: str, who: str, evidence: str,
+            app: str = "") -> tuple[Composed | None, str]:
+    """(the composed proposition, "") or (None, why the slots were refused).
+
+    `who` is not decided here: the engine counts what the model says someone else does as only seen.
+    `app` is the application the observation came from: a span that names it is a tool the user uses,
+    whatever relation the model chose ("works on Gmail" -> "uses Gmail").
+    """
+    rel = RELATIONS.get(relation)
+    if rel is None:
+        return None, f"unknown relation {relation!r}"
+    span, why = best_span(what, user, evidence)
+    if why:
+        return None, why
+    is_app = bool(app) and _contains(words(app), words(span))
+    if is_app and relation != "uses":
+        relation, rel = "uses", RELATIONS["uses"]
+    elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
+        # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is
+        # the model's word for working on a named thing.
+        relation, rel = "works on", RELATIONS["works on"]
+    elif relation == "writes" and not (_TEXTS & set(words(span))):
+        # "writes PostgreSQL", "writes Rendered Track": the model's word for working on something that is not
+        # a text.
+        relation, rel = "works on", RELATIONS["works on"]
+    if relation == "uses" and not is_app and not _looks_named(span):
+        return None, f"a common noun ({span!r}) is not a tool {user} uses"
+    if relation == "does" and not (words(span)[-1].endswith("ing") or span.lower() in _ACTIVITIES):
+        return None, f"{span!r} is not an activity {user} does"
+    if relation not in ("uses", "works at") and _DOMAIN.match(span):
+        return None, f"a web address ({span!r}) is a site {user} visits, not a thing {user} {relation}"
+    if relation in _NEEDS_NAME and len(span.split()) == 1 and not _names_something(span, evidence, app):
+        return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
+    if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):
+        return None, f"nothing in the evidence says {user} {relation} something"
+    first, _, rest = span.partition(" ")
+    if first.lower() in _DETERMINERS:  # "A bike lock" -> "a bike lock" mid-sentence
+        span = f"{first.lower()} {rest}".strip()
+    line = span_line(span, evidence) or ""
+    # The app the user is in, named as the tool they use, is the one relation a reader always accepted
+    # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
+    kind = "app" if relation == "uses" and app and _contains(words(app), words(span)) else rel.kind
+    # The user's own "my bikes" is, said of them, "their bikes".
+    obj = _MY.sub("their", span)
+    if rel.article:
+        obj = _with_article(obj)
+    subject = user[:1].upper() + user[1:]
+    text = rel.template.format(user=subject, what=obj)
+    return Composed(text=text, relation=relation, kind=kind, span=span, decay=rel.decay, line=line[:160]), ""
