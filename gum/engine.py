@@ -50,11 +50,11 @@ SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
 BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
 MAX_CHUNKS = 3
-# Short observations are read several to a call (issue 11: a desk session's ~30 activities in 10 minutes cost
-# a call each). A pack holds at most PACK_MOST observations and PACK_CHARS characters of their text together,
-# so the model's prompt stays as small as one long observation's.
+# Short observations can be read several to a call (issue 11: a desk session's ~30 activities in 10 minutes cost
+# a call each). A pack holds at most `pack_observations` observations and PACK_CHARS characters of their text,
+# so the prompt stays as small as one long observation's.
 PACK_CHARS = MAX_OBSERVATION_CHARS
-PACK_MOST = 4
+PACK_MOST = 1  # the setting pack_observations; see gum/config.py for why one is the default
 NO_CLAIM_WEIGHT = 0.2  # observations weighing less never yield a claim on their own
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)

@@ -223,7 +223,7 @@ def test_a_long_observation_is_read_in_pieces_so_nothing_after_the_first_is_lost
     observe(store, "Journal\n" + "\n".join(f"Entry {i}: " + "walked the dog " * 20 for i in range(8))
             + "\nEntry 9: Priya started pottery classes", minute=1)
     model = ScriptedModel(default=fact("Journal", "writes"))
-    Engine(store, model, user_name="Priya", pack_most=1).run()
+    Engine(store, model, user_name="Priya").run()
     assert len(model.history) == 2
     assert "pottery" in model.history[-1]["user"]
 
@@ -339,7 +339,7 @@ def test_short_observations_share_one_call_and_each_fact_is_evidenced_by_its_own
     zotero = observe(store, "Zotero: Thesis / Chapter 4 references", app="Zotero", minute=1)
     cal = observe(store, "Budget 2026 - quarterly totals", app="Calc", minute=2)
     model = ScriptedModel([pack(facts(("Zotero", "uses")), facts(("Budget 2026", "works on")))])
-    summary = Engine(store, model, user_name="Priya").run()
+    summary = Engine(store, model, user_name="Priya", pack_most=4).run()
     assert len(model.history) == 1 and summary.usage.calls == 1
     assert summary.observations == 2 and store.queue_counts()["pending"] == 0
     assert "Zotero" in model.history[0]["user"] and "Budget 2026" in model.history[0]["user"]
@@ -351,7 +351,7 @@ def test_a_fact_no_observation_of_the_pack_shows_is_refused(store):
     observe(store, "Zotero: Thesis / Chapter 4 references", app="Zotero", minute=1)
     observe(store, "Budget 2026 - quarterly totals", app="Calc", minute=2)
     summary = Engine(store, ScriptedModel([pack(facts(("Kubernetes", "uses")), facts(("Zotero", "uses")))]),
-                     user_name="Priya").run()
+                     user_name="Priya", pack_most=4).run()
     assert [p.text for p in store.propositions()] == ["Priya uses Zotero"]
     assert summary.slots_refused == 1
 
@@ -360,7 +360,7 @@ def test_a_fact_the_model_put_under_the_wrong_observation_goes_to_the_one_that_s
     observe(store, "Zotero: Thesis / Chapter 4 references", app="Zotero", minute=1)
     calc = observe(store, "Budget 2026 - quarterly totals", app="Calc", minute=2)
     Engine(store, ScriptedModel([pack(facts(("Budget 2026", "works on")), facts(("Zotero", "uses")))]),
-           user_name="Priya").run()
+           user_name="Priya", pack_most=4).run()
     [budget] = [p for p in store.propositions() if "Budget" in p.text]
     assert [o.id for o in store.evidence(budget.id)] == [calc]
 
@@ -398,15 +398,15 @@ def test_a_pack_the_model_answers_badly_is_read_one_by_one_and_nothing_is_lost(s
     observe(store, "Zotero: Thesis / Chapter 4 references", app="Zotero", minute=1)
     observe(store, "Budget 2026 - quarterly totals", app="Calc", minute=2)
     model = ScriptedModel(["broken", "broken", "broken", fact("Zotero", "uses"), fact("Budget 2026", "works on")])
-    summary = Engine(store, model, user_name="Priya").run()
+    summary = Engine(store, model, user_name="Priya", pack_most=4).run()
     assert len(model.history) == 5  # three tries at the pack, then one call each
     assert summary.failed == 0 and store.queue_counts()["pending"] == 0
     assert sorted(p.text for p in store.propositions()) == ["Priya is working on Budget 2026", "Priya uses Zotero"]
 
 
-def test_pack_observations_1_reads_each_alone(store):
+def test_by_default_each_observation_is_read_alone(store):
     observe(store, "Zotero: Thesis / Chapter 4 references", app="Zotero", minute=1)
     observe(store, "Budget 2026 - quarterly totals", app="Calc", minute=2)
     model = ScriptedModel([fact("Zotero", "uses"), fact("Budget 2026", "works on")])
-    Engine(store, model, user_name="Priya", pack_most=1).run()
+    Engine(store, model, user_name="Priya").run()
     assert len(model.history) == 2

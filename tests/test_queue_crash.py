@@ -89,7 +89,7 @@ PACK_WORKER = textwrap.dedent(
         pathlib.Path(sys.argv[1]).write_text("reading the pack")
         time.sleep(600)
 
-    Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False).run()
+    Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False, pack_most=4).run()
     """
 )
 
@@ -113,7 +113,7 @@ def test_a_process_killed_while_reading_a_pack_leaves_every_observation_of_it_qu
     assert after_crash.queue_counts() == {"pending": 3, "failed": 0} and after_crash.propositions() == []
     pack_reply = {"observations": [{"facts": [{"what": t, "relation": "works on", "who": "user"}]} for t in topics]}
     model = ScriptedModel([pack_reply])
-    summary = Engine(after_crash, model, user_name="Priya", use_judge=False).run()
+    summary = Engine(after_crash, model, user_name="Priya", use_judge=False, pack_most=4).run()
     assert summary.observations == 3 and len(model.history) == 1
     assert sorted(p.text for p in after_crash.propositions()) == sorted(f"Priya is working on {t}" for t in topics)
     links = after_crash.db.execute("SELECT observation_id, COUNT(*) FROM evidence GROUP BY observation_id").fetchall()
