@@ -50,6 +50,11 @@ SIMILAR_WITHOUT_JUDGE = 0.45  # in between, when the model is not asked
 BLOCKED_NEAR = 0.45  # this close to a revoked or rejected proposition: refused
 MAX_OBSERVATION_CHARS = 1500
 MAX_CHUNKS = 3
+# Short observations can be read several to a call (issue 11: a desk session's ~30 activities in 10 minutes cost
+# a call each). A pack holds at most `pack_observations` observations and PACK_CHARS characters of their text,
+# so the prompt stays as small as one long observation's.
+PACK_CHARS = MAX_OBSERVATION_CHARS
+PACK_MOST = 1  # the setting pack_observations; see gum/config.py for why one is the default
 NO_CLAIM_WEIGHT = 0.2  # observations weighing less never yield a claim on their own
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
@@ -72,6 +77,17 @@ class Proposal:
     seen_only: bool = False  # the model says someone else acts: the observation counts only as seen
 
 
+@dataclass
+class Reading:
+    """What the model is given from one queued observation, and what is stored with its results."""
+
+    obs: Observation
+    eng: Engagement
+    text: str  # "" when the observation yields no claim on its own
+    chat: bool
+    meta: dict
+
+
 class Slot(BaseModel):
     """One fact as the model extracts it: a span of the observation, how the user relates to it, who acts."""
 
@@ -88,6 +104,14 @@ class Slots(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     facts: list[Slot] = Field(min_length=1, max_length=3)
+
+
+class PackSlots(BaseModel):
+    """The model's answer for a pack: the slots of each observation, in order."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observations: list[Slots] = Field(min_length=1, max_length=8)
 
 
 class Verdict(BaseModel):
@@ -140,6 +164,40 @@ JUDGE_SCHEMA = {
 }
 
 
+def propose_schema(observations: int) -> dict:
+    """The propose schema for a call that reads `observations` observations. For a pack, one entry of facts
+    per observation, in order: the grammar makes a small model answer for each one, and says which
+    observation each fact came from."""
+    if observations == 1:
+        return PROPOSE_SCHEMA
+    each = {"type": "object", "properties": {"facts": PROPOSE_SCHEMA["properties"]["facts"]}, "required": ["facts"]}
+    return {"type": "object",
+            "properties": {"observations": {"type": "array", "minItems": observations, "maxItems": observations,
+                                            "items": each}},
+            "required": ["observations"]}
+
+
+def packs(readings: list[Reading], chars: int = PACK_CHARS, most: int = PACK_MOST) -> list[list[Reading]]:
+    """The readings grouped into model calls. A chat (read turn by turn), a long reading or one with nothing to
+    read goes alone, at once; short screen readings gather into a pack until it holds `most` or their text
+    together would pass `chars`."""
+    out: list[list[Reading]] = []
+    current: list[Reading] = []
+    size = 0
+    for r in readings:
+        if r.chat or not r.text.strip() or len(r.text) > chars // 2:
+            out.append([r])
+            continue
+        if current and (len(current) >= most or size + len(r.text) > chars):
+            out.append(current)
+            current, size = [], 0
+        current.append(r)
+        size += len(r.text)
+    if current:
+        out.append(current)
+    return out
+
+
 def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
     """Validate a model's answer, repairing what weak models commonly get wrong first.
 
@@ -158,6 +216,8 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
             continue
         if isinstance(data, list) and "facts" in schema_type.model_fields:
             data = {"facts": data}
+        if isinstance(data, list) and "observations" in schema_type.model_fields:
+            data = {"observations": data}
         try:
             return schema_type.model_validate(data)
         except ValidationError as exc:
@@ -166,6 +226,15 @@ def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
                 items = [p for p in data.get("facts", []) if _valid(Slot, p)]
                 if items:
                     return Slots(facts=[Slot.model_validate(p) for p in items[:3]])
+            if isinstance(data, dict) and schema_type is PackSlots:
+                # A cut-off answer for a pack: the observations answered in full before the cut are kept.
+                good = []
+                for each in data.get("observations", []):
+                    if not _valid(Slots, each):
+                        break
+                    good.append(Slots.model_validate(each))
+                if good:
+                    return PackSlots(observations=good)
             raise ModelOutputError(f"model output does not fit the schema: {exc.errors()[0]['msg']}") from exc
     # No excerpt: the model's output repeats the observation, and this message reaches logs and status.
     raise ModelOutputError(f"model output is not JSON ({len(text)} characters)")
@@ -282,6 +351,7 @@ class Engine:
         retries: int = 2,
         use_judge: bool = False,
         model_verify: bool = False,
+        pack_most: int = PACK_MOST,
     ):
         self.store = store
         if not store.user_name:  # what the store embeds leaves the user's name out (vectors.dense_text)
@@ -293,6 +363,7 @@ class Engine:
         self.retries = retries
         self.use_judge = use_judge
         self.model_verify = model_verify
+        self.pack_most = pack_most
         self._name_terms = frozenset(terms(self.user))
         # Comparing composed sentences, the template's own words ("is working on") say nothing: two
         # propositions are the same claim when their objects are.
@@ -304,7 +375,7 @@ class Engine:
         """An engine configured by the settings (user name, batch size, attempts, verification)."""
         return cls(store, model, user_name=settings.user_name if user_name is None else user_name,
                    batch_size=settings.batch_size, max_attempts=settings.max_attempts,
-                   model_verify=settings.verify_with_model)
+                   model_verify=settings.verify_with_model, pack_most=settings.pack_observations)
 
     # -- model calls -------------------------------------------------------------------------------
 
@@ -327,28 +398,52 @@ class Engine:
     def propose(self, obs: Observation, usage: Usage, text: str | None = None,
                 eng: Engagement | None = None, summary: Summary | None = None, chat: bool = False) -> list[Proposal]:
         """The propositions the model's slots for `text` (a piece of `obs`) compose to; refused slots are logged."""
-        system = prompts.render("propose", user=self.user)
         text = obs.text if text is None else text
-        text = text if len(text) <= MAX_OBSERVATION_CHARS else text[:MAX_OBSERVATION_CHARS] + " [...]"
-        attrs = {"source": obs.observer, "app": obs.app, "window": obs.window, "time": iso(obs.ts)}
-        if chat:
-            attrs["source"] = f"the messages {self.user} wrote in a chat"
-        user = prompts.fence("observation", text, **attrs)
-        answer = self._ask(system, user, PROPOSE_SCHEMA, Slots, usage, max_tokens=120)
-        # A chat's evidence is the user's own turns: the other side's words cannot ground a claim about them.
-        evidence = text if chat else f"{text}\n{obs.window}\n{obs.app}"
-        out = []
-        for slot in answer.facts:
-            made, why = compose(self.user, slot.what, slot.relation, slot.who, evidence, app=obs.app)
+        reading = Reading(obs, eng, text, chat, {})
+        return self.propose_pack([reading], usage, summary)[0]
+
+    def propose_pack(self, readings: list[Reading], usage: Usage, summary: Summary | None = None) -> list[list[Proposal]]:
+        """One model call over one or more readings; each slot is composed against the evidence of the
+        reading it was found in (the first whose text grounds it), so claims go back to their own observation."""
+        system = prompts.render("propose", user=self.user)
+        fenced, evidence = [], []
+        for r in readings:
+            text = r.text if len(r.text) <= MAX_OBSERVATION_CHARS else r.text[:MAX_OBSERVATION_CHARS] + " [...]"
+            attrs = {"source": r.obs.observer, "app": r.obs.app, "window": r.obs.window, "time": iso(r.obs.ts)}
+            if r.chat:
+                attrs["source"] = f"the messages {self.user} wrote in a chat"
+            if len(readings) > 1:
+                attrs = {"n": str(len(fenced) + 1), **attrs}
+            fenced.append(prompts.fence("observation", text, **attrs))
+            # A chat's evidence is the user's own turns: the other side's words cannot ground a claim about them.
+            evidence.append(text if r.chat else f"{text}\n{r.obs.window}\n{r.obs.app}")
+        if len(readings) == 1:
+            answer = self._ask(system, fenced[0], PROPOSE_SCHEMA, Slots, usage, max_tokens=120)
+            found = [(0, slot) for slot in answer.facts]
+        else:
+            answer = self._ask(system, "\n".join(fenced), propose_schema(len(readings)), PackSlots, usage,
+                               max_tokens=110 * len(readings))
+            found = [(i, slot) for i, each in enumerate(answer.observations[:len(readings)]) for slot in each.facts]
+        out: list[list[Proposal]] = [[] for _ in readings]
+        for i, slot in found:
+            # The observation the model answered for first; a fact it put under the wrong one goes to the one
+            # whose text grounds it.
+            made, why, where = None, "", i
+            for j in [i, *(j for j in range(len(readings)) if j != i)]:
+                made, why1 = compose(self.user, slot.what, slot.relation, slot.who, evidence[j], app=readings[j].obs.app)
+                why = why or why1
+                if made is not None:
+                    where = j
+                    break
             if made is None:
                 log.info("slot refused (%s): %r %s", why, slot.what, slot.relation)
                 if summary is not None:
                     summary.slots_refused += 1
                 continue
-            where = obs.app or obs.observer
-            out.append(Proposal(text=made.text, reasoning=f'{made.kind}, from {where}: "{made.line}"',
-                                decay=made.decay, kind=made.kind, relation=made.relation, span=made.span,
-                                seen_only=slot.who != "user"))
+            source = readings[where].obs.app or readings[where].obs.observer
+            out[where].append(Proposal(text=made.text, reasoning=f'{made.kind}, from {source}: "{made.line}"',
+                                       decay=made.decay, kind=made.kind, relation=made.relation, span=made.span,
+                                       seen_only=slot.who != "user"))
         return out
 
     def judge(self, existing: str, new: str, usage: Usage) -> str:
@@ -531,14 +626,9 @@ class Engine:
 
     # -- the loop ----------------------------------------------------------------------------------
 
-    def process_observation(self, obs: Observation, summary: Summary) -> None:
-        usage = summary.usage
-        if is_input(obs) or not obs.text.strip():
-            # Input activity is engagement evidence for the observations around it, not a claim source.
-            with self.store.transaction():
-                self.store.dequeue([obs.id])
-            summary.observations += 1
-            return
+    def read(self, obs: Observation, summary: Summary) -> Reading:
+        """What of `obs` the model may read: the user's own turns of a chat, the screen text without injected
+        instructions, advertisements and others' voices; nothing at all when it weighs too little."""
         eng = self.engagement_of(obs, fresh=True)
         # In a chat the user takes part in, only the user's own turns can say something about the user. The
         # chat is read first: an "Assistant:" turn would otherwise be taken for text addressing an AI, and
@@ -559,11 +649,13 @@ class Engine:
             # A notification, junk mail, a lock screen, something the user disowned: nothing to claim from it
             # on its own, so no model call either. It can still corroborate what the user does elsewhere.
             text = ""
-        proposals = []
-        # A long observation (a chat, a long page) is read in pieces: one small call each, as small models
-        # need, instead of cutting off what comes after the first piece.
-        for piece in chunks(text, MAX_OBSERVATION_CHARS, MAX_CHUNKS) if text.strip() else []:
-            proposals += self.propose(obs, usage, piece, eng, summary, chat)
+        return Reading(obs, eng, text, chat, meta)
+
+    def conclude(self, reading: Reading, proposals: list[Proposal], summary: Summary) -> None:
+        """Decide on each proposal (create, revise, attach, refuse), verify new claims, store them with the
+        observation's removal from the queue."""
+        obs, text = reading.obs, reading.text
+        usage = summary.usage
         actions: list[Action] = []
         for p in proposals:
             act = self.decide(p, usage, actions)
@@ -580,8 +672,44 @@ class Engine:
                     cap = min(cap if cap is not None else SEEN_CAP, SEEN_CAP)
                 act.cap = cap
             actions.append(act)
-        self._apply(obs, actions, summary, meta)
+        self._apply(obs, actions, summary, reading.meta)
         summary.observations += 1
+
+    def process_observation(self, obs: Observation, summary: Summary) -> None:
+        """Read and conclude `obs` on its own."""
+        if is_input(obs) or not obs.text.strip():
+            # Input activity is engagement evidence for the observations around it, not a claim source.
+            with self.store.transaction():
+                self.store.dequeue([obs.id])
+            summary.observations += 1
+            return
+        self.process_pack([self.read(obs, summary)], summary)
+
+    def process_pack(self, readings: list[Reading], summary: Summary) -> None:
+        """One call for readings that fit together (see `packs`), each concluded on its own; a reading alone
+        is read in pieces when it is long."""
+        if len(readings) > 1:
+            for r, proposals in zip(readings, self.propose_pack(readings, summary.usage, summary), strict=True):
+                self.conclude(r, proposals, summary)
+            return
+        r = readings[0]
+        # A long observation (a chat, a long page) is read in pieces: one small call each, as small models
+        # need, instead of cutting off what comes after the first piece.
+        proposals = []
+        for piece in chunks(r.text, MAX_OBSERVATION_CHARS, MAX_CHUNKS) if r.text.strip() else []:
+            proposals += self.propose_pack([Reading(r.obs, r.eng, piece, r.chat, r.meta)], summary.usage, summary)[0]
+        self.conclude(r, proposals, summary)
+
+    def _failed(self, obs: Observation, exc: Exception, summary: Summary, skipped: set[int]) -> None:
+        if not isinstance(exc, ModelError):
+            log.exception("unexpected error on observation #%s", obs.id)
+        set_aside = self.store.record_failure(obs.id, str(exc), self.max_attempts)
+        skipped.add(obs.id)
+        summary.failed += 1
+        summary.errors.append(f"observation #{obs.id}: {exc}")
+        message = f"observation #{obs.id}: {exc}" + (" (set aside)" if set_aside else " (will retry)")
+        self.store.log_event("batch", message)
+        log.warning(message)
 
     def run(
         self,
@@ -605,26 +733,42 @@ class Engine:
                      if o.id not in skipped][: self.batch_size]
             if not batch:
                 break
+            if limit is not None:
+                batch = batch[: limit - done]
+            # Input activity and empty observations are done without a call; the rest is read, then packed.
+            readings = []
             for obs in batch:
-                if limit is not None and done >= limit:
-                    break
+                if is_input(obs) or not obs.text.strip():
+                    self.process_observation(obs, summary)
+                    done += 1
+                    if progress:
+                        progress(done, total, obs, summary)
+                else:
+                    readings.append(self.read(obs, summary))
+            for pack in packs(readings, most=self.pack_most):
                 if should_stop and should_stop():
                     break
                 try:
-                    self.process_observation(obs, summary)
-                except Exception as exc:  # a model error, malformed output after retries, a locked database
-                    if not isinstance(exc, ModelError):
-                        log.exception("unexpected error on observation #%s", obs.id)
-                    set_aside = self.store.record_failure(obs.id, str(exc), self.max_attempts)
-                    skipped.add(obs.id)
-                    summary.failed += 1
-                    summary.errors.append(f"observation #{obs.id}: {exc}")
-                    message = f"observation #{obs.id}: {exc}" + (" (set aside)" if set_aside else " (will retry)")
-                    self.store.log_event("batch", message)
-                    log.warning(message)
-                done += 1
-                if progress:
-                    progress(done, total, obs, summary)
+                    self.process_pack(pack, summary)
+                except Exception as exc:  # noqa: BLE001 - a model error, malformed output, a locked database: logged in _failed
+                    if len(pack) == 1:
+                        self._failed(pack[0].obs, exc, summary, skipped)
+                    else:
+                        # One bad answer for a pack: each of its observations gets its own call instead.
+                        log.info("pack of %d failed (%s): reading each alone", len(pack), exc)
+                        for r in pack:
+                            if self.store.is_queued(r.obs.id):
+                                try:
+                                    self.process_pack([r], summary)
+                                except Exception as exc1:  # noqa: BLE001 - logged in _failed
+                                    self._failed(r.obs, exc1, summary, skipped)
+                for r in pack:
+                    done += 1
+                    if progress:
+                        progress(done, total, r.obs, summary)
+            else:
+                continue
+            break
         summary.seconds = time.perf_counter() - start
         return summary
 

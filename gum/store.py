@@ -463,6 +463,10 @@ class Store:
         )
         return [_row_to_observation(r) for r in rows]
 
+    def is_queued(self, observation_id: int) -> bool:
+        """Whether the observation still waits in the queue (pending, or set aside after failures)."""
+        return self.db.execute("SELECT 1 FROM queue WHERE observation_id = ?", [observation_id]).fetchone() is not None
+
     def dequeue(self, observation_ids: Iterable[int]) -> int:
         """Mark observations processed; returns how many were still queued. Call inside the transaction that
         stores what they produced: 0 means another process got there first, and its results stand."""

@@ -75,3 +75,17 @@ def model_plugin(plugin_name: str, backend: str, model):
         yield model
     finally:
         pm.unregister(name=plugin_name)
+
+
+def per_observation(reply_one):
+    """A scripted model's reply that answers a pack (several fenced observations in one call) with
+    `reply_one`'s facts for each observation, in order, as the pack's grammar makes the real model do."""
+    import re
+
+    def reply(call):
+        if "observations" in call["schema"].get("properties", {}):
+            parts = re.findall(r"<observation[^>]*>\n.*?\n</observation>", call["user"], re.DOTALL)
+            return {"observations": [{"facts": reply_one({**call, "user": part})["facts"]} for part in parts]}
+        return reply_one(call)
+
+    return reply

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import per_observation
 
 from gum.cli import main
 from gum.errors import InputError
@@ -252,7 +253,7 @@ def test_run_scenario_goes_through_ingest_engine_and_search_in_its_own_database(
         what, relation = ("Zotero", "uses") if "Zotero" in call["user"] else ("Lisbon", "goes to")
         return {"facts": [{"what": what, "relation": relation, "who": "user"}]}
 
-    model = ScriptedModel(default=reply)
+    model = ScriptedModel(default=per_observation(reply))  # the engine reads short observations together
     run = run_scenario(load(folder), model)
     assert "Priya" in model.history[0]["system"]  # the scenario's user name reaches the engine
     assert run.stored == 2 and run.engine["observations"] == 2

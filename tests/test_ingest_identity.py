@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import render_text_image
+from helpers import per_observation, render_text_image
 
 from gum.backends.scripted import ScriptedModel
 from gum.cli import main
@@ -71,7 +71,7 @@ def reply(call: dict) -> dict:
 
 
 def run_engine(store: Store) -> None:
-    Engine(store, ScriptedModel(default=reply), user_name="Grace").run()
+    Engine(store, ScriptedModel(default=per_observation(reply)), user_name="Grace").run()
 
 
 def beliefs(store: Store) -> dict[str, tuple[int, int]]:
@@ -254,6 +254,7 @@ WORKER = textwrap.dedent(
     import gum.intake
     from gum.backends.scripted import ScriptedModel
     from gum.engine import Engine
+    from helpers import per_observation
     from test_ingest_identity import reply
 
     delay = float(sys.argv[2])
@@ -262,8 +263,8 @@ WORKER = textwrap.dedent(
         time.sleep(delay)
         return reply(call)
 
-    cli._make_engine = lambda store, settings: Engine.from_settings(store, ScriptedModel(default=slow_reply),
-                                                                    settings)
+    cli._make_engine = lambda store, settings: Engine.from_settings(
+        store, ScriptedModel(default=per_observation(slow_reply)), settings)
     # Storing takes a while too, so that kills land there as well as in the middle of the model's work.
     add = gum.intake.Intake.add
     def slow_add(self, obs, **kw):

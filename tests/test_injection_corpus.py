@@ -9,6 +9,8 @@ import base64
 import sys
 from pathlib import Path
 
+from helpers import per_observation
+
 from gum.backends.scripted import ScriptedModel
 from gum.engine import Engine
 from gum.injection import MARKER, split
@@ -92,7 +94,7 @@ def test_no_payload_is_stored_reaches_the_model_or_becomes_a_proposition(store):
         lines = [ln.strip()[:60] for ln in call["user"].splitlines() if ln.strip()]
         return {"facts": [{"what": ln, "relation": "works on", "who": "user"} for ln in lines[-3:]]}
 
-    model = ScriptedModel(default=credulous)
+    model = ScriptedModel(default=per_observation(credulous))
     Engine(agent.store(), model, user_name="Priya").run()
     prompts = "\n".join(c["user"] for c in model.history)
     store_ = agent.store()

@@ -33,7 +33,7 @@ WORKER = textwrap.dedent(
         topic = call["user"].split("\\n")[1]
         return {"facts": [{"what": topic, "relation": "works on", "who": "user"}]}
 
-    Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False).run()
+    Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False, pack_most=1).run()
     """
 )
 
@@ -68,7 +68,7 @@ def test_a_process_killed_mid_batch_loses_nothing_and_processes_nothing_twice(st
         return {"facts": [{"what": topic, "relation": "works on", "who": "user"}]}
 
     model = ScriptedModel(default=reply)
-    summary = Engine(after_crash, model, user_name="Priya", use_judge=False).run()
+    summary = Engine(after_crash, model, user_name="Priya", use_judge=False, pack_most=1).run()
     assert summary.observations == 2 and len(model.history) == 2
     props = after_crash.propositions(limit=None)
     assert sorted(p.text for p in props) == sorted(f"Priya is working on {t}" for t in topics)
@@ -76,3 +76,45 @@ def test_a_process_killed_mid_batch_loses_nothing_and_processes_nothing_twice(st
     links = after_crash.db.execute("SELECT observation_id, COUNT(*) FROM evidence GROUP BY observation_id").fetchall()
     assert sorted(n for _, n in links) == [1, 1, 1]
     assert after_crash.queue_counts() == {"pending": 0, "failed": 0}
+
+
+PACK_WORKER = textwrap.dedent(
+    """
+    import sys, time, pathlib
+    from gum.backends.scripted import ScriptedModel
+    from gum.engine import Engine
+    from gum.store import Store
+
+    def reply(call):  # the call that reads the whole pack: announce, then hang until killed
+        pathlib.Path(sys.argv[1]).write_text("reading the pack")
+        time.sleep(600)
+
+    Engine(Store(), ScriptedModel(default=reply), user_name="Priya", use_judge=False, pack_most=4).run()
+    """
+)
+
+
+def test_a_process_killed_while_reading_a_pack_leaves_every_observation_of_it_queued(store, tmp_path):
+    topics = ["quantum chemistry homework", "sourdough baking schedule", "kubernetes cluster upgrade"]
+    for i, topic in enumerate(topics):
+        store.add_observation(Observation("screen", topic, ts=datetime(2026, 3, 2, 9, i, tzinfo=timezone.utc)))
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", PACK_WORKER, str(marker)], env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the worker never read the pack"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+
+    after_crash = Store()
+    assert after_crash.queue_counts() == {"pending": 3, "failed": 0} and after_crash.propositions() == []
+    pack_reply = {"observations": [{"facts": [{"what": t, "relation": "works on", "who": "user"}]} for t in topics]}
+    model = ScriptedModel([pack_reply])
+    summary = Engine(after_crash, model, user_name="Priya", use_judge=False, pack_most=4).run()
+    assert summary.observations == 3 and len(model.history) == 1
+    assert sorted(p.text for p in after_crash.propositions()) == sorted(f"Priya is working on {t}" for t in topics)
+    links = after_crash.db.execute("SELECT observation_id, COUNT(*) FROM evidence GROUP BY observation_id").fetchall()
+    assert sorted(n for _, n in links) == [1, 1, 1]

@@ -64,7 +64,7 @@ class LlamaCppModel:
                         n_ctx=self.n_ctx,
                         n_threads=self.threads,
                         n_threads_batch=self.threads,
-                        n_batch=512,
+                        n_batch=min(256, self.n_ctx),  # the prompts are short: a bigger batch only costs memory
                         verbose=False,
                         seed=1234,
                     )

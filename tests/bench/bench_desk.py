@@ -10,7 +10,7 @@ at once, each with its own data folder, key and API port:
 
   after   GUM_INTAKE=segments (the new default): processes live with the real embedded model; after the
           session it is left to drain its backlog (up to --drain-timeout minutes) and that time is measured.
-  before  GUM_INTAKE=captures (today's per-capture processing): its engine is held idle (batch_size 256,
+  before  GUM_INTAKE=captures, GUM_PACK_OBSERVATIONS=1 (per-capture processing, one call each): its engine is held idle (batch_size 256,
           batch_wait_minutes 10^6), so it only observes and queues, costing no model time during the session.
           Its model cost is then measured on an evenly spaced sample of its queued observations (--sample),
           processed by the same engine in a separate process after the after-agent drained, and scaled to
@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         agents["after"] = ds.AgentProcess("after", work / "after", desk.display.name,
                                           {**common, "GUM_INTAKE": "segments"})
         agents["before"] = ds.AgentProcess("before", work / "before", desk.display.name,
-                                           {**common, "GUM_INTAKE": "captures"}, config=HELD_IDLE)
+                                           {**common, "GUM_INTAKE": "captures", "GUM_PACK_OBSERVATIONS": "1"},
+                                           config=HELD_IDLE)
         for a in agents.values():
             a.start()
         for a in agents.values():
