@@ -17,6 +17,7 @@ import importlib.util
 import os
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +155,38 @@ def _erf(x):
     return sign * y
 
 
+def _gelu(x, inv_sqrt2):
+    """BERT's exact GELU, x * (1 + erf(x / sqrt 2)) / 2, in place on `x` where it can be."""
+    import numpy as np
+
+    # _erf written out with in-place steps: on a (tokens, 1536) array each temporary costs as much as the math.
+    z = x * inv_sqrt2
+    a = np.abs(z)
+    t = a * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    y = t * np.float32(1.061405429)
+    y -= np.float32(1.453152027)
+    y *= t
+    y += np.float32(1.421413741)
+    y *= t
+    y -= np.float32(0.284496736)
+    y *= t
+    y += np.float32(0.254829592)
+    y *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    y *= a  # y = 1 - erf(|z|)
+    np.copysign(y, z, out=y)  # sign(z) * (1 - erf|z|) = sign(z) - erf(z)
+    np.sign(z, out=z)
+    z -= y  # erf(z)
+    z += 1.0
+    z *= x
+    z *= np.float32(0.5)
+    return z
+
+
 def _layer_norm(x, w, b, eps=1e-12):
     import numpy as np
 
@@ -172,6 +205,7 @@ class Encoder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
+        limit_blas_threads()
         self.spec = spec
         cfg = json.loads((folder / "config.json").read_text())
         self.heads = cfg["num_attention_heads"]
@@ -200,6 +234,8 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=spec.max_tokens)
         self.tokenizer.no_padding()
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 32):
         """One row per text, L2-normalised; texts of similar length are batched together to save padding."""
@@ -248,6 +284,94 @@ class Encoder:
         x = x.reshape(b, n, d)
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+    def encode_query(self, text: str):
+        """One text's vector (a read-only row), as encode() gives it; recent ones are remembered.
+
+        A question is embedded at every query, and assistants ask the same ones again (a conversation's
+        follow-ups, the MCP tool called once per turn), so the last QUERY_CACHE texts' vectors are kept.
+        """
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self._encode_one(text)
+        vec.flags.writeable = False  # shared by every caller that asks the same
+        with self._cache_lock:
+            self._cache[text] = vec
+            while len(self._cache) > QUERY_CACHE:
+                self._cache.popitem(last=False)
+        return vec
+
+    def _encode_one(self, text: str):
+        import numpy as np
+
+        ids = np.asarray(self.tokenizer.encode(text or " ").ids, dtype=np.int64)
+        return self._forward_one(ids)
+
+    def _forward_one(self, ids):
+        """_forward for one unpadded sequence: 2-D products, no mask, fewer temporaries (a question is ~12
+        word pieces, where numpy's per-call overhead weighs as much as the arithmetic)."""
+        import numpy as np
+
+        n = len(ids)
+        d = self.spec.dim
+        h = self.heads
+        hd = d // h
+        x = self.word[ids] + self.pos[:n] + self.type0
+        x = _layer_norm(x, *self.emb_ln, self.eps)
+        scale = np.float32(1.0 / np.sqrt(hd))
+        inv_sqrt2 = np.float32(1 / np.sqrt(2.0))
+        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, i_w, i_b, f_w, f_b, ln2_w, ln2_b in self.blocks:
+            qkv = x @ qkv_w
+            qkv += qkv_b
+            qkv = qkv.reshape(n, 3, h, hd).transpose(1, 2, 0, 3)  # (3, heads, n, hd)
+            att = qkv[0] @ qkv[1].transpose(0, 2, 1)
+            att *= scale
+            att -= att.max(-1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ qkv[2]).transpose(1, 0, 2).reshape(n, d)
+            y = ctx @ o_w
+            y += o_b
+            y += x
+            x = _layer_norm(y, ln1_w, ln1_b, self.eps)
+            mid = x @ i_w
+            mid += i_b
+            mid = _gelu(mid, inv_sqrt2)
+            y = mid @ f_w
+            y += f_b
+            y += x
+            x = _layer_norm(y, ln2_w, ln2_b, self.eps)
+        pooled = x.mean(0)
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+# Question vectors remembered by Encoder.encode_query (1.5 KB each).
+QUERY_CACHE = 256
+
+_blas_limited = False
+
+
+def limit_blas_threads() -> None:
+    """Make numpy's BLAS use one thread in this process, from now on (done when the encoder loads).
+
+    OpenBLAS starts a thread per core; on a busy machine (the agent's language model, other programs) its
+    threads wait on each other, and the products here are small: a question took 47 ms p50 with 2 threads
+    against 15 ms with 1 (2 loaded cores). Nothing else in gum does large products. Set for good rather than
+    around each call, because a limit that one thread restores would apply to another thread mid-product.
+    Without threadpoolctl (or with OPENBLAS_NUM_THREADS set by the user), left as it is.
+    """
+    global _blas_limited
+    if _blas_limited or os.environ.get("OPENBLAS_NUM_THREADS"):
+        return
+    _blas_limited = True
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 _encoder: Encoder | None = None

@@ -120,7 +120,7 @@ def test_past_the_exact_limit_the_sign_bits_still_lead_to_the_nearest_vector():
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     idx = vectors.Index()
     codes, scales = vectors.quantize(base)
-    idx.data = (np.arange(1, 30_001), np.packbits(codes > 0, axis=1), codes, scales)
+    idx.data = (np.arange(1, 30_001), vectors.sign_words(codes), codes, scales)
     q = base[123] + 0.03 * rng.standard_normal(384).astype(np.float32)
     assert len(base) > vectors.EXACT_UP_TO
     assert idx.search(q / np.linalg.norm(q), 5)[0][0] == int(np.argmax(base @ q)) + 1
