@@ -82,7 +82,9 @@ def rank(
         pool.remove(choice)
         chosen = term_sets[id(choice)]
         for p in pool:
-            redundancy[id(p)] = max(redundancy[id(p)], overlap(term_sets[id(p)], chosen))
+            # Most candidates share no word with the one picked (the name aside): their redundancy stays.
+            if not chosen.isdisjoint(term_sets[id(p)]):
+                redundancy[id(p)] = max(redundancy[id(p)], overlap(term_sets[id(p)], chosen))
     return picked
 
 
