@@ -305,6 +305,11 @@ class Encoder:
                 self._cache.popitem(last=False)
         return vec
 
+    def forget_queries(self) -> None:
+        """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def _encode_one(self, text: str):
         import numpy as np
 

@@ -101,19 +101,24 @@ _df_cache: dict[tuple[int, str], tuple[int, int]] = {}
 
 
 def _df(store: Store, term: str, total: int) -> int:
-    """How many propositions `term` matches, counted up to just past COMMON_TERM_SHARE of `total` (cached per
-    database; recounted when the database has grown by a tenth)."""
+    """How many propositions `term` matches, counted no further than one past what lexical_terms would keep
+    (cached per database; recounted when the database has grown by a tenth)."""
     if total < COMMON_TERM_MIN_ROWS:
         return 0
     key = (store.connection_key, term)
     hit = _df_cache.get(key)
     if hit is not None and abs(hit[0] - total) <= total * 0.1:
         return hit[1]
-    n = store.match_count(term, int(total * COMMON_TERM_SHARE) + 1)
+    n = store.match_count(term, _cap(total) + 1)
     if len(_df_cache) > 50_000:
         _df_cache.clear()
     _df_cache[key] = (total, n)
     return n
+
+
+def _cap(total: int) -> int:
+    # The most rows one term may match and still go to BM25 beside rarer ones.
+    return min(int(total * COMMON_TERM_SHARE), POSTINGS_BUDGET)
 
 
 def lexical_terms(store: Store, terms: list[str], total: int) -> list[str]:
@@ -122,11 +127,12 @@ def lexical_terms(store: Store, terms: list[str], total: int) -> list[str]:
     FTS5 computes bm25() for every row that matches any term before it can sort, so a query costs ~4 ms per
     1,000 matching rows (measured at 100k propositions). The rarest terms are kept first (they carry the
     ranking); a commoner one that would take the query past the budget is left to the dense retriever.
-    The rarest term is kept whatever its count, so a question with only common words still matches.
+    The rarest term is kept whatever its count, so a question with only common words still matches (terms are
+    counted no further than the cap: among those past it, the question's first).
     """
     if total < COMMON_TERM_MIN_ROWS:
         return list(terms)
-    cap = int(total * COMMON_TERM_SHARE)
+    cap = _cap(total)
     counts = {w: _df(store, w, total) for w in terms}
     kept, spent = set(), 0
     for w in sorted(terms, key=lambda w: counts[w]):
