@@ -155,38 +155,6 @@ def _erf(x):
     return sign * y
 
 
-def _gelu(x, inv_sqrt2):
-    """BERT's exact GELU, x * (1 + erf(x / sqrt 2)) / 2, in place on `x` where it can be."""
-    import numpy as np
-
-    # _erf written out with in-place steps: on a (tokens, 1536) array each temporary costs as much as the math.
-    z = x * inv_sqrt2
-    a = np.abs(z)
-    t = a * np.float32(0.3275911)
-    t += 1.0
-    np.reciprocal(t, out=t)
-    y = t * np.float32(1.061405429)
-    y -= np.float32(1.453152027)
-    y *= t
-    y += np.float32(1.421413741)
-    y *= t
-    y -= np.float32(0.284496736)
-    y *= t
-    y += np.float32(0.254829592)
-    y *= t
-    np.square(a, out=a)
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    y *= a  # y = 1 - erf(|z|)
-    np.copysign(y, z, out=y)  # sign(z) * (1 - erf|z|) = sign(z) - erf(z)
-    np.sign(z, out=z)
-    z -= y  # erf(z)
-    z += 1.0
-    z *= x
-    z *= np.float32(0.5)
-    return z
-
-
 def _layer_norm(x, w, b, eps=1e-12):
     import numpy as np
 
@@ -297,7 +265,7 @@ class Encoder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        vec = self._encode_one(text)
+        vec = self.encode([text])[0]
         vec.flags.writeable = False  # shared by every caller that asks the same
         with self._cache_lock:
             self._cache[text] = vec
@@ -309,49 +277,6 @@ class Encoder:
         """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
         with self._cache_lock:
             self._cache.clear()
-
-    def _encode_one(self, text: str):
-        import numpy as np
-
-        ids = np.asarray(self.tokenizer.encode(text or " ").ids, dtype=np.int64)
-        return self._forward_one(ids)
-
-    def _forward_one(self, ids):
-        """_forward for one unpadded sequence: 2-D products, no mask, fewer temporaries (a question is ~12
-        word pieces, where numpy's per-call overhead weighs as much as the arithmetic)."""
-        import numpy as np
-
-        n = len(ids)
-        d = self.spec.dim
-        h = self.heads
-        hd = d // h
-        x = self.word[ids] + self.pos[:n] + self.type0
-        x = _layer_norm(x, *self.emb_ln, self.eps)
-        scale = np.float32(1.0 / np.sqrt(hd))
-        inv_sqrt2 = np.float32(1 / np.sqrt(2.0))
-        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, i_w, i_b, f_w, f_b, ln2_w, ln2_b in self.blocks:
-            qkv = x @ qkv_w
-            qkv += qkv_b
-            qkv = qkv.reshape(n, 3, h, hd).transpose(1, 2, 0, 3)  # (3, heads, n, hd)
-            att = qkv[0] @ qkv[1].transpose(0, 2, 1)
-            att *= scale
-            att -= att.max(-1, keepdims=True)
-            np.exp(att, out=att)
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ qkv[2]).transpose(1, 0, 2).reshape(n, d)
-            y = ctx @ o_w
-            y += o_b
-            y += x
-            x = _layer_norm(y, ln1_w, ln1_b, self.eps)
-            mid = x @ i_w
-            mid += i_b
-            mid = _gelu(mid, inv_sqrt2)
-            y = mid @ f_w
-            y += f_b
-            y += x
-            x = _layer_norm(y, ln2_w, ln2_b, self.eps)
-        pooled = x.mean(0)
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
 
 # Question vectors remembered by Encoder.encode_query (1.5 KB each).
 QUERY_CACHE = 256

@@ -16,8 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from . import question as questions
-from . import similarity
-from . import vectors
+from . import similarity, vectors
 from .ranking import by_recency, rank, recency
 from .records import Proposition, utcnow
 from .store import Store

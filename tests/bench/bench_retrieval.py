@@ -154,7 +154,8 @@ def bench_api(qs: list[str], n_queries: int) -> tuple[list[float], list[float]]:
     agent = Agent(Settings(observers=[], user_name="Dana"), observers=[], serve_api=False)
     server = ApiServer(agent, port=0, rate_per_minute=0).start()
     try:
-        token, _ = tokens.create_token(agent.store(), "bench", ["propositions:read"])
+        # A fresh name each run: a kept database (--keep) has the tokens of the runs before.
+        token, _ = tokens.create_token(agent.store(), f"bench-{time.time_ns()}", ["propositions:read"])
         client = Client(server.url, token)
         tools = GumTools(client)
         rng = random.Random(11)
