@@ -288,10 +288,12 @@ def limit_blas_threads() -> None:
     """Make numpy's BLAS use one thread in this process, from now on (done when the encoder loads).
 
     OpenBLAS starts a thread per core; on a busy machine (the agent's language model, other programs) its
-    threads wait on each other, and the products here are small: a question took 47 ms p50 with 2 threads
-    against 15 ms with 1 (2 loaded cores). Nothing else in gum does large products. Set for good rather than
-    around each call, because a limit that one thread restores would apply to another thread mid-product.
-    Without threadpoolctl (or with OPENBLAS_NUM_THREADS set by the user), left as it is.
+    threads wait on each other, and the products here are small: at 10k propositions a query took 750 ms
+    p50 with OpenBLAS's default threads against 23 ms with one (2 loaded cores). The `gum` command sets
+    OPENBLAS_NUM_THREADS=1 before numpy loads, which measured best (the API 18 ms p50 at 10k); this is the
+    fallback for a program that imports gum with numpy already loaded (25 ms). Set for good rather than
+    around each call: a limit that one thread restores would apply to another thread mid-product.
+    Without threadpoolctl, or with OPENBLAS_NUM_THREADS set, left as it is.
     """
     global _blas_limited
     if _blas_limited or os.environ.get("OPENBLAS_NUM_THREADS"):

@@ -12,7 +12,7 @@ asked as an assistant asks them. Runs in a temporary data dir (or DIR/<size>, fi
 
 "cold" is a question the process has not embedded before (the encoder's cache of question vectors is emptied
 before each one), "warm" the same question asked again (its vector remembered); the API and the MCP tool are
-measured cold. gum limits numpy's BLAS to one thread itself (gum/embeddings.py).
+measured cold. OPENBLAS_NUM_THREADS=1 unless set, as the `gum` command does (gum/cli.py).
 """
 
 from __future__ import annotations
@@ -185,6 +185,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="Print a cProfile of 50 queries at each size.")
     ap.add_argument("--keep", metavar="DIR", help="Keep each size's database in DIR/<size> and reuse it.")
     args = ap.parse_args()
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the gum command sets it (gum/cli.py)
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
     base = str(Path(args.keep).resolve()) if args.keep else tempfile.mkdtemp(prefix="gum-bench-retrieval-")
