@@ -82,6 +82,9 @@ def _apply_common(data_dir: str | None, model_spec: str | None) -> None:
 def main(ctx: click.Context) -> None:
     """gum: a local general user model. It learns about you from how you use your computer, on your machine."""
     os.umask(0o077)  # everything gum writes is the user's alone
+    # numpy's OpenBLAS (the question's embedding, gum/embeddings.py) on one thread, read when numpy loads:
+    # its thread per core cost a query 750 ms instead of 23 on two busy cores (tests/bench/bench_retrieval.py).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if ctx.invoked_subcommand is None:
         ui = main.get_command(ctx, "ui")
         if ui is not None:

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,7 @@ class Encoder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
+        limit_blas_threads()
         self.spec = spec
         cfg = json.loads((folder / "config.json").read_text())
         self.heads = cfg["num_attention_heads"]
@@ -200,6 +202,8 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=spec.max_tokens)
         self.tokenizer.no_padding()
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 32):
         """One row per text, L2-normalised; texts of similar length are batched together to save padding."""
@@ -248,6 +252,58 @@ class Encoder:
         x = x.reshape(b, n, d)
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+    def encode_query(self, text: str):
+        """One text's vector (a read-only row), as encode() gives it; recent ones are remembered.
+
+        A question is embedded at every query, and assistants ask the same ones again (a conversation's
+        follow-ups, the MCP tool called once per turn), so the last QUERY_CACHE texts' vectors are kept.
+        """
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self.encode([text])[0]
+        vec.flags.writeable = False  # shared by every caller that asks the same
+        with self._cache_lock:
+            self._cache[text] = vec
+            while len(self._cache) > QUERY_CACHE:
+                self._cache.popitem(last=False)
+        return vec
+
+    def forget_queries(self) -> None:
+        """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+# Question vectors remembered by Encoder.encode_query (1.5 KB each).
+QUERY_CACHE = 256
+
+_blas_limited = False
+
+
+def limit_blas_threads() -> None:
+    """Make numpy's BLAS use one thread in this process, from now on (done when the encoder loads).
+
+    OpenBLAS starts a thread per core; on a busy machine (the agent's language model, other programs) its
+    threads wait on each other, and the products here are small: at 10k propositions a query took 750 ms
+    p50 with OpenBLAS's default threads against 23 ms with one (2 loaded cores). The `gum` command sets
+    OPENBLAS_NUM_THREADS=1 before numpy loads, which measured best (the API 18 ms p50 at 10k); this is the
+    fallback for a program that imports gum with numpy already loaded (25 ms). Set for good rather than
+    around each call: a limit that one thread restores would apply to another thread mid-product.
+    Without threadpoolctl, or with OPENBLAS_NUM_THREADS set, left as it is.
+    """
+    global _blas_limited
+    if _blas_limited or os.environ.get("OPENBLAS_NUM_THREADS"):
+        return
+    _blas_limited = True
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 _encoder: Encoder | None = None

@@ -20,6 +20,7 @@ rephrasings of one claim do not fill the page.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from .records import Proposition, utcnow
 from .similarity import overlap, terms
@@ -39,10 +40,21 @@ def recency(prop: Proposition, now: datetime | None = None) -> float:
     return 0.2 + 0.8 * 0.5 ** (age_days / half_life_days(prop.decay))
 
 
+@lru_cache(maxsize=16_384)
+def _terms(text: str, ignore: frozenset[str]) -> frozenset[str]:
+    # The same propositions come back query after query: their term sets are computed once.
+    return frozenset(terms(text, ignore))
+
+
 def rank(
-    candidates: list[tuple[Proposition, float]], limit: int, *, now: datetime | None = None, mmr: bool = True
+    candidates: list[tuple[Proposition, float]], limit: int, *, now: datetime | None = None, mmr: bool = True,
+    ignore: frozenset[str] = frozenset(),
 ) -> list[Proposition]:
-    """Order (proposition, bm25 relevance) pairs by score, diversified by MMR; sets each one's .score."""
+    """Order (proposition, bm25 relevance) pairs by score, diversified by MMR; sets each one's .score.
+
+    `ignore`: words MMR does not count when it compares two propositions (the user's name: it is in nearly
+    all of them, and would make two unrelated short claims look like restatements of each other).
+    """
     if not candidates:
         return []
     top = max(rel for _, rel in candidates) or 1.0
@@ -55,7 +67,7 @@ def rank(
         return scored[:limit]
     pool = scored[:CANDIDATES]
     best = pool[0].score or 1.0
-    term_sets = {id(p): terms(p.text) for p in pool}
+    term_sets = {id(p): _terms(p.text, ignore) for p in pool}
     picked: list[Proposition] = []
     redundancy = {id(p): 0.0 for p in pool}
     while pool and len(picked) < limit:
@@ -70,7 +82,9 @@ def rank(
         pool.remove(choice)
         chosen = term_sets[id(choice)]
         for p in pool:
-            redundancy[id(p)] = max(redundancy[id(p)], overlap(term_sets[id(p)], chosen))
+            # Most candidates share no word with the one picked (the name aside): their redundancy stays.
+            if not chosen.isdisjoint(term_sets[id(p)]):
+                redundancy[id(p)] = max(redundancy[id(p)], overlap(term_sets[id(p)], chosen))
     return picked
 
 

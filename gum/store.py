@@ -844,6 +844,19 @@ class Store:
         ids = [r[0] for r in self.db.execute(sql, params).fetchall()]
         return None if cap is not None and len(ids) > cap else ids
 
+    def alive_ids(
+        self, ids: Iterable[int], *, statuses: tuple[str, ...] = VISIBLE, since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> set[int]:
+        """Which of `ids` have one of `statuses` and are alive in the window (get_many without the rows)."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        where, params = _window(statuses, since, until, "p.", status="+p.status")
+        where, params = [f"p.id IN ({','.join('?' * len(ids))})", *where], [*ids, *params]
+        return {r[0] for r in self.db.execute(f"SELECT p.id FROM propositions p WHERE {' AND '.join(where)}",
+                                              params).fetchall()}
+
     def get_many(
         self, ids: Iterable[int], *, statuses: tuple[str, ...] = VISIBLE, since: datetime | None = None,
         until: datetime | None = None,

@@ -3,7 +3,8 @@
 The `proposition_vectors` table (owned here) holds each proposition's all-MiniLM-L6-v2 vector quantised to
 int8 with one scale (388 bytes instead of 1.5 KB of float32). A query does not read the table: the vectors are
 loaded once per process into memory (the new rows are appended at each query, found by rowid), as
-  - sign bits (48 bytes a proposition: 4.8 MB at 100k), compared by Hamming distance to pick candidates, and
+  - sign bits (48 bytes a proposition: 4.8 MB at 100k), compared by Hamming distance to pick candidates
+    (kept word by word: six arrays of 64-bit words, so the distance is six passes over contiguous memory), and
   - the int8 rows, which re-score those candidates by the true dot product.
 sqlite-vec 0.1.9 loads under SQLCipher, but its KNN reads and decrypts every vector page at each query:
 measured at 100k, 630 ms CPU for float vectors and 26 ms for bit vectors, against ~4 ms here.
@@ -128,7 +129,7 @@ class Index:
     swaps in new arrays at once, so a search running meanwhile sees the old set or the new one, whole.
     """
 
-    data: tuple | None = None  # (ids, bits, codes, scales)
+    data: tuple | None = None  # (ids, bits, codes, scales); bits: (6, n) uint64, one row per 64-bit word
     last_id: int = 0
     checked_to: int = 0  # propositions up to this id have a vector, or are not active (see backfill)
     # Up to EXACT_UP_TO rows, a float32 copy (scale applied) is kept for exact scoring: 15 MB at 10k, and it
@@ -156,10 +157,12 @@ class Index:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             scales = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
             codes = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int8).reshape(len(rows), -1)
-            bits = np.packbits(codes > 0, axis=1)
+            bits = sign_words(codes)
             if self.data is not None:
                 old = self.data
-                ids, bits, codes, scales = (np.concatenate([a, b]) for a, b in zip(old, (ids, bits, codes, scales)))
+                ids, codes, scales = (np.concatenate([a, b]) for a, b in zip(
+                    (old[0], old[2], old[3]), (ids, codes, scales)))
+                bits = np.concatenate([old[1], bits], axis=1)
             self.dense = (codes.astype(np.float32) * scales[:, None]) if len(ids) <= EXACT_UP_TO else None
             self.data = (ids, bits, codes, scales)
             self.last_id = int(ids[-1])
@@ -184,12 +187,8 @@ class Index:
             return []
         q = np.asarray(query_vec, dtype=np.float32)
         if n > EXACT_UP_TO:
-            qbits = np.packbits(q > 0)
-            bits = all_bits if rows is None else all_bits[rows]
-            # Hamming distance on 8-byte words: 6 popcounts a row instead of 48.
-            dist = np.bitwise_count(bits.view(np.uint64) ^ qbits.view(np.uint64)).sum(axis=1, dtype=np.uint16)
-            take = min(RESCORE, n)
-            cand = np.argpartition(dist, take - 1)[:take]
+            dist = _hamming(all_bits if rows is None else all_bits[:, rows], q)
+            cand = _nearest(dist, min(RESCORE, n))
             cand = cand if rows is None else rows[cand]
         else:
             cand = np.arange(n) if rows is None else rows
@@ -217,6 +216,48 @@ class Index:
         rows = pos[all_ids[pos] == wanted]
         scores = (all_codes[rows].astype(np.float32) @ np.asarray(query_vec, dtype=np.float32)) * all_scales[rows]
         return {int(all_ids[r]): float(c) for r, c in zip(rows, scores)}
+
+
+def sign_words(codes):
+    """The sign bits of int8 rows as Index keeps them: (words, n) uint64, a row per 64 dimensions."""
+    import numpy as np
+
+    return np.ascontiguousarray(np.packbits(np.asarray(codes) > 0, axis=1).view(np.uint64).T)
+
+
+def _hamming(bits, q):
+    """Hamming distance between the sign bits of `q` and each column of `bits` ((words, n) uint64).
+
+    One word at a time into preallocated buffers: 1 ms at 100k rows, against 5 ms for the XOR and row sums
+    of an (n, words) array, which allocate and reduce along the short axis."""
+    import numpy as np
+
+    qwords = np.packbits(np.asarray(q) > 0).view(np.uint64)
+    n = bits.shape[1]
+    dist = np.zeros(n, dtype=np.uint16)
+    word = np.empty(n, dtype=np.uint64)
+    count = np.empty(n, dtype=np.uint8)
+    for j in range(bits.shape[0]):
+        np.bitwise_xor(bits[j], qwords[j], out=word)
+        np.bitwise_count(word, out=count)
+        dist += count
+    return dist
+
+
+def _nearest(dist, k: int):
+    """Positions of the k smallest distances (ties at the cut broken arbitrarily), in no order.
+
+    Distances are small integers (0..384): a histogram finds the cut in one pass, and only the rows at or
+    under it are gathered; 3x faster than argpartition at 1M rows.
+    """
+    import numpy as np
+
+    counts = np.bincount(dist, minlength=1)
+    cut = int(np.searchsorted(np.cumsum(counts), k))
+    cand = np.flatnonzero(dist <= cut)
+    if len(cand) > k:  # the rows at the cut itself: keep only as many as needed
+        cand = cand[np.argpartition(dist[cand], k - 1)[:k]]
+    return cand
 
 
 _indexes: dict[str, Index] = {}

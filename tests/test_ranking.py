@@ -57,6 +57,24 @@ def test_mmr_keeps_rephrasings_of_one_claim_from_filling_the_results(store):
     assert other in top3
 
 
+def test_a_short_claim_is_not_held_back_for_sharing_the_users_name_with_what_was_picked():
+    from gum.ranking import rank
+
+    now = utcnow()
+
+    def prop(i, text):
+        return Proposition(text, confidence=8, decay=8, updated_at=now, id=i)
+
+    first = prop(1, "Sam Lee reads about cooking fresh pasta at home most evenings")
+    short = prop(2, "Sam Lee codes Rust")
+    other = prop(3, "Sam Lee walks along the river with friends before work on Fridays")
+    candidates = [(first, 1.0), (short, 0.9), (other, 0.85)]
+    # Counting the name, "Sam Lee codes Rust" shares 2 of its 4 words with the first pick, and MMR would put
+    # the less relevant long claim before it.
+    assert [p.id for p in rank(candidates, 3, now=now)] == [1, 3, 2]
+    assert [p.id for p in rank(candidates, 3, now=now, ignore=frozenset({"sam", "lee"}))] == [1, 2, 3]
+
+
 def test_since_limits_results_to_recently_updated_propositions(store):
     add(store, "Sam studies Rust lifetimes", days_old=10)
     recent = add(store, "Sam studies Rust async", days_old=0)

@@ -97,6 +97,25 @@ def test_the_model_files_are_verified_by_sha256(tmp_path, monkeypatch):
     assert embeddings._sha256(weights) == embeddings.MINILM.files["model.safetensors"]
 
 
+def test_a_question_embeds_as_in_a_batch_and_is_embedded_once():
+    enc = embeddings.encoder()
+    enc.forget_queries()
+    text = "Which accounting software does the user use?"
+    first = enc.encode_query(text)
+    assert np.allclose(first, enc.encode([text, "a longer sentence beside it in the same batch"])[0], atol=1e-5)
+    assert enc.encode_query(text) is first  # remembered, not embedded again
+    with pytest.raises(ValueError):
+        first[0] = 1.0  # shared by every caller that asks the same: nobody may change it
+
+
+def test_the_encoder_runs_numpy_on_one_blas_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    embeddings.encoder()
+    if embeddings.os.environ.get("OPENBLAS_NUM_THREADS"):
+        pytest.skip("the user's own setting is left alone")
+    assert all(info["num_threads"] == 1 for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
+
+
 # -- the dense index -----------------------------------------------------------------------------------
 
 
@@ -120,11 +139,19 @@ def test_past_the_exact_limit_the_sign_bits_still_lead_to_the_nearest_vector():
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     idx = vectors.Index()
     codes, scales = vectors.quantize(base)
-    idx.data = (np.arange(1, 30_001), np.packbits(codes > 0, axis=1), codes, scales)
+    idx.data = (np.arange(1, 30_001), vectors.sign_words(codes), codes, scales)
     q = base[123] + 0.03 * rng.standard_normal(384).astype(np.float32)
     assert len(base) > vectors.EXACT_UP_TO
     assert idx.search(q / np.linalg.norm(q), 5)[0][0] == int(np.argmax(base @ q)) + 1
     assert idx.search(q, 3, among=[5, 124, 999])[0][0] == 124
+
+
+def test_the_coarse_step_keeps_exactly_the_smallest_hamming_distances():
+    rng = np.random.default_rng(1)
+    dist = rng.integers(0, 385, 50_000).astype(np.uint16)
+    got = vectors._nearest(dist, 512)
+    assert len(got) == 512 == len(set(got.tolist()))
+    assert dist[got].max() <= np.sort(dist)[511]
 
 
 def test_a_question_finds_its_answer_by_meaning_among_unrelated_propositions(store):
@@ -145,6 +172,21 @@ def test_an_unrelated_question_does_not_return_everything(store):
     add(store, "Dana uses QuickBooks for the bakery's books")
     add(store, "Dana is training for a half marathon")
     assert query(store, "what is the capital of Mongolia?") == []
+
+
+def test_bm25_keeps_the_rarest_terms_within_its_budget(store, monkeypatch):
+    from gum import search
+
+    for i in range(300):
+        add(store, f"Dana went on a walk number {i}" + (" with the dog" if i % 3 == 0 else ""))
+    add(store, "Dana walks the dog to the lighthouse")
+    monkeypatch.setattr(search, "POSTINGS_BUDGET", 120)
+    monkeypatch.setattr(search, "COMMON_TERM_SHARE", 0.5)  # the budget binds here, not the common-term share
+    total = store.size_estimate()
+    # 'lighthouse' (1 row) and 'dog' (101) fit in 120 matching rows; 'walk' (301) would not.
+    assert search.lexical_terms(store, ["walk", "dog", "lighthouse"], total) == ["dog", "lighthouse"]
+    # A question whose every word is over the budget still matches on its rarest one.
+    assert search.lexical_terms(store, ["walk"], total) == ["walk"]
 
 
 def test_propositions_written_before_the_model_get_their_vector_at_a_query(store):

@@ -2,12 +2,17 @@
 at 10k, 100k and 1M propositions, with the query's embedding time shown on its own.
 
     python tests/bench/bench_retrieval.py [--sizes 10000,100000,1000000] [--queries 200] [--no-api] [--profile]
+                                          [--keep DIR]
 
 The database is filled with the haystack of `gum eval` (gum/haystack.py: realistic propositions about one
 user, ages over a year) and their real embeddings; past the 12,700 distinct ones, texts repeat with a
 suffix and their vectors with a little noise, so the lexical and the vector index grow as they would. The
 queries are the questions of the eval scenarios (tests/eval/scenarios and tests/eval/questions-shared.json),
-asked as an assistant asks them. Runs in a temporary data dir; set OPENBLAS_NUM_THREADS=1 for one core.
+asked as an assistant asks them. Runs in a temporary data dir (or DIR/<size>, filled once, with --keep).
+
+"cold" is a question the process has not embedded before (the encoder's cache of question vectors is emptied
+before each one), "warm" the same question asked again (its vector remembered); the API and the MCP tool are
+measured cold. OPENBLAS_NUM_THREADS=1 unless set, as the `gum` command does (gum/cli.py).
 """
 
 from __future__ import annotations
@@ -86,6 +91,15 @@ def fill(store, n: int, user_name: str = "Dana") -> float:
     return time.perf_counter() - t0
 
 
+def forget_questions() -> None:
+    """Empty the encoder's cache of question vectors, so the next query embeds its question."""
+    from gum import embeddings
+
+    enc = embeddings.try_encoder()
+    if hasattr(enc, "forget_queries"):  # not in gum before the cache (the bench also times older trees)
+        enc.forget_queries()
+
+
 def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
     from gum.search import QueryTrace, query
 
@@ -95,8 +109,9 @@ def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
     query(store, asked[0], limit=10)  # loads the vector index and the encoder: reported apart
     first = (time.perf_counter() - t) * 1000
     cpu0 = time.process_time()
-    lat, emb, dense, bm25 = [], [], [], []
+    lat, emb, dense, bm25, warm = [], [], [], [], []
     for q in asked:
+        forget_questions()
         tr = QueryTrace()
         t = time.perf_counter()
         query(store, q, limit=10, trace=tr)
@@ -105,6 +120,11 @@ def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
         dense.append(tr.timings.get("dense_search_ms", 0.0) + tr.timings.get("dense_fetch_ms", 0.0))
         bm25.append(tr.timings.get("bm25_ms", 0.0))
     cpu = (time.process_time() - cpu0) / len(asked) * 1000
+    for q in asked:
+        query(store, q, limit=10)  # its vector is remembered now
+        t = time.perf_counter()
+        query(store, q, limit=10)
+        warm.append((time.perf_counter() - t) * 1000)
     if profile:
         import cProfile
         import pstats
@@ -115,7 +135,7 @@ def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
             query(store, q, limit=10)
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    return {"first_ms": first, "lat": lat, "embed": emb, "dense": dense, "bm25": bm25, "cpu_ms": cpu}
+    return {"first_ms": first, "lat": lat, "embed": emb, "dense": dense, "bm25": bm25, "cpu_ms": cpu, "warm": warm}
 
 
 def line(name: str, values: list[float]) -> str:
@@ -134,7 +154,8 @@ def bench_api(qs: list[str], n_queries: int) -> tuple[list[float], list[float]]:
     agent = Agent(Settings(observers=[], user_name="Dana"), observers=[], serve_api=False)
     server = ApiServer(agent, port=0, rate_per_minute=0).start()
     try:
-        token, _ = tokens.create_token(agent.store(), "bench", ["propositions:read"])
+        # A fresh name each run: a kept database (--keep) has the tokens of the runs before.
+        token, _ = tokens.create_token(agent.store(), f"bench-{time.time_ns()}", ["propositions:read"])
         client = Client(server.url, token)
         tools = GumTools(client)
         rng = random.Random(11)
@@ -142,10 +163,12 @@ def bench_api(qs: list[str], n_queries: int) -> tuple[list[float], list[float]]:
         client.query(asked[0], limit=10)
         api, mcp = [], []
         for q in asked:
+            forget_questions()  # the server runs in this process: its encoder is this one
             t = time.perf_counter()
             client.query(q, limit=10)
             api.append((time.perf_counter() - t) * 1000)
         for q in asked:
+            forget_questions()
             t = time.perf_counter()
             tools.get_user_context(q)
             mcp.append((time.perf_counter() - t) * 1000)
@@ -160,8 +183,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--no-api", action="store_true", help="Only gum.search.query.")
     ap.add_argument("--profile", action="store_true", help="Print a cProfile of 50 queries at each size.")
+    ap.add_argument("--keep", metavar="DIR", help="Keep each size's database in DIR/<size> and reuse it.")
     args = ap.parse_args()
-    base = tempfile.mkdtemp(prefix="gum-bench-retrieval-")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the gum command sets it (gum/cli.py)
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    base = str(Path(args.keep).resolve()) if args.keep else tempfile.mkdtemp(prefix="gum-bench-retrieval-")
     os.environ["GUM_DATA_DIR"] = base
     os.environ.setdefault("GUM_CONFIG_DIR", base + "/config")
     os.environ.setdefault("GUM_KEY_FILE", base + "/key")
@@ -172,13 +199,18 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {len(qs)} distinct questions, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
     for n in [int(x) for x in args.sizes.split(",")]:
-        os.environ["GUM_DATA_DIR"] = tempfile.mkdtemp(prefix=f"gum-bench-{n}-", dir=base)
+        if args.keep:
+            os.environ["GUM_DATA_DIR"] = str(Path(args.keep) / str(n))
+        else:
+            os.environ["GUM_DATA_DIR"] = tempfile.mkdtemp(prefix=f"gum-bench-{n}-", dir=base)
+        reuse = args.keep and (Path(os.environ["GUM_DATA_DIR"]) / "gum.db").is_file()
         store = Store(user_name="Dana")
-        fill_s = fill(store, n)
+        fill_s = 0.0 if reuse else fill(store, n)
         r = bench_search(store, qs, args.queries, args.profile)
         cpu = r["cpu_ms"]
         print(f"{n:>9,} propositions (filled in {fill_s:.0f} s; first query {r['first_ms']:.0f} ms, loads the index)")
-        print("  " + line("gum.search.query     ", r["lat"]) + f"   ({cpu:.1f} ms CPU a query)")
+        print("  " + line("gum.search.query cold", r["lat"]) + f"   ({cpu:.1f} ms CPU a query)")
+        print("  " + line("gum.search.query warm", r["warm"]) + "   (the question's vector remembered)")
         print("  " + line("  of which embedding ", r["embed"]))
         print("  " + line("  dense search+fetch ", r["dense"]))
         print("  " + line("  BM25 (FTS5)        ", r["bm25"]))
