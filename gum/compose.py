@@ -97,6 +97,9 @@ _ACTIVITIES = {"yoga", "pilates", "karate", "judo", "tennis", "golf", "chess", "
                "ballet", "salsa", "tango", "meditation", "photography", "pottery", "archery", "taekwondo", "boxing",
                "aikido", "origami", "calligraphy", "karaoke", "improv", "theatre", "theater", "volunteer work"}
 # A web address, not a source file ("settle.rs", "main.go" are things one works on).
+# Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
+# with Jonas"): a product or a tool is seldom named with them.
+_PHRASE_WORDS = {"to", "with", "at", "of", "and", "a", "an", "the", "from", "in", "on"}
 _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cpp|hpp|java|kt|rb|md|json|toml|yaml|yml|sh"
                      r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
 
@@ -245,6 +248,11 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         relation, rel = "works on", RELATIONS["works on"]
     if relation == "uses" and not is_app and not _looks_named(span):
         return None, f"a common noun ({span!r}) is not a tool {user} uses"
+    if relation == "uses" and not is_app and _PHRASE_WORDS & set(words(span)[1:]):
+        return None, f"{span!r} reads as a title or an event, not a tool {user} uses"
+    if relation == "is learning" and (len(span.split()) >= 2 and all(w[:1].isupper() for w in span.split())
+                                      or "from" in words(span)):
+        return None, f"{span!r} is a name or a title, not a skill {user} is learning"
     if relation == "does" and not (words(span)[-1].endswith("ing") or span.lower() in _ACTIVITIES):
         return None, f"{span!r} is not an activity {user} does"
     if relation not in ("uses", "works at") and _DOMAIN.match(span):

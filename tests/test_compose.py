@@ -13,7 +13,8 @@ SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot ref
 
 def test_every_relation_composes_a_well_formed_sentence_about_the_user():
     for relation in RELATIONS:
-        made, why = compose("Grace", "Sweet Crumb Bakery", relation, "user", SCREEN + "\nbooked order application")
+        span = "Spanish" if relation == "is learning" else "Sweet Crumb Bakery"  # a skill, not a name
+        made, why = compose("Grace", span, relation, "user", SCREEN + "\nbooked order application\nSpanish")
         assert made is not None, why
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
 
@@ -92,7 +93,9 @@ def test_doing_a_named_thing_is_working_on_it():
 # What a reader marked wrong in the full run after the slots landed (issue 12): each is refused, or reworded.
 DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is amazing\nExport Audio/Video\n"
         "Calendar event updated: standup\nVisited in Firefox\nnotes\norders\nflight tickets\nkickboxing tonight\n"
-        "PostgreSQL\ngrafana.acme-shop.io\nRendered Track\nTaming Postgres failover on Kubernetes\nmy blog post")
+        "PostgreSQL\ngrafana.acme-shop.io\nRendered Track\nTaming Postgres failover on Kubernetes\nmy blog post\n"
+        "Year 10 trip to the Science Museum\nBouldering at Boulderwelt with Jonas\nHelen Park\n"
+        "Montserrat from Barcelona\nLearning Japanese\nBandcamp for Artists")
 
 
 @pytest.mark.parametrize("span, relation, reason", [
@@ -105,6 +108,10 @@ DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is
     ("orders", "uses", "common noun"),
     ("flight tickets", "does", "not an activity"),
     ("grafana.acme-shop.io", "is learning", "web address"),
+    ("Year 10 trip to the Science Museum", "uses", "title or an event"),
+    ("Bouldering at Boulderwelt with Jonas", "uses", "title or an event"),
+    ("Helen Park", "is learning", "not a skill"),
+    ("Montserrat from Barcelona", "is learning", "not a skill"),
 ])
 def test_a_time_a_clause_a_button_a_status_line_or_a_common_noun_is_not_a_thing_the_user_relates_to(
         span, relation, reason):
@@ -123,6 +130,8 @@ def test_an_activity_and_a_named_tool_still_compose():
     assert compose("Tomás", "kickboxing", "does", "user", DESK)[0].text == "Tomás does kickboxing"
     assert compose("Tomás", "PostgreSQL", "uses", "user", DESK)[0].text == "Tomás uses PostgreSQL"
     assert compose("Tomás", "Shift Swap Board", "uses", "user", DESK)[0] is not None
+    assert compose("Tomás", "Bandcamp for Artists", "uses", "user", DESK)[0] is not None
+    assert compose("Tomás", "Japanese", "is learning", "user", DESK)[0].text == "Tomás is learning Japanese"
     code = "Go\nsettle.rs - ledger-api"
     assert compose("Arjun", "Go", "works on", "user", code)[0].text == "Arjun is working on Go"
     assert compose("Arjun", "settle.rs", "works on", "user", code)[0].text == "Arjun is working on settle.rs"
