@@ -437,10 +437,10 @@ def nothing(day: date) -> Day:
 # -- as text -----------------------------------------------------------------------------------------------
 
 
-def duration(s: float) -> str:
-    """12 s, 4 min, 2 h 05 min."""
+def duration(s: float, *, short: bool = False) -> str:
+    """12 s, 4 min, 2 h 05 min (`short`: 2 h 05, where space is tight)."""
     s = round(s)
     if s < 60:
         return f"{s} s"
     m = s // 60
-    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d}" + ("" if short else " min")

@@ -3,16 +3,14 @@ a seeded day. Saves tests/artifacts/timeline_tab.png, so a person can look at wh
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from helpers import free_port, have, wait_for
+from helpers import have, wait_for
 from timeline_seed import seed_day
+from ui_helpers import tray_and_ui
 
 pytestmark = [
     pytest.mark.x11,
@@ -21,8 +19,6 @@ pytestmark = [
 
 
 def test_the_timeline_tab_on_a_real_x_display_draws_the_seeded_day(gum_dirs, tmp_path, artifacts):
-    from xdisplay import XDisplay
-
     from gum.store import Store
     from gum.timeline import local_day
 
@@ -31,22 +27,7 @@ def test_the_timeline_tab_on_a_real_x_display_draws_the_seeded_day(gum_dirs, tmp
         day = seed_day(store, local_day(datetime.now(timezone.utc)))
     finally:
         store.close()
-    display = XDisplay("1280x800x24")
-    tray = ui = None
-    log_path = tmp_path / "ui.log"
-    try:
-        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": "none", "GUM_API_PORT": str(free_port()),
-               "GUM_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
-        env.pop("GUM_TRAY_TOKEN", None)
-        tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                                 "--height", "32", "--transparent", "false", "--tint", "0x303030",
-                                 "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        display.xdotool("search", "--sync", "--classname", "trayer")
-        with open(log_path, "wb") as out:
-            ui = subprocess.Popen([sys.executable, "-m", "gum.cli", "ui", "--timeline"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
-        log = lambda: log_path.read_text(errors="replace")
+    with tray_and_ui(tmp_path, "--timeline") as (display, ui, log):
         wait_for(lambda: f"timeline: {day.day} shown, 6 activities in 3 lanes" in log(), 60,
                  f"the Timeline tab to draw the day; log:\n{log()[-3000:]}")
         wid = display.xdotool("search", "--sync", "--onlyvisible", "--name", "Memory$").split()[0]
@@ -69,10 +50,3 @@ def test_the_timeline_tab_on_a_real_x_display_draws_the_seeded_day(gum_dirs, tmp
 
         ui.send_signal(signal.SIGTERM)
         assert ui.wait(timeout=30) == 0
-    finally:
-        for p in (ui, tray):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
-        display.stop()
-        os.environ.pop("GUM_TRAY_TOKEN", None)

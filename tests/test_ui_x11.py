@@ -5,15 +5,12 @@ Saves tests/artifacts/tray_memory_window.png, so a person can look at what the u
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import free_port, have, wait_for
-from ui_helpers import seed
+from helpers import have, wait_for
+from ui_helpers import seed, tray_and_ui
 
 pytestmark = [
     pytest.mark.x11,
@@ -27,25 +24,8 @@ def near(pixel, colour, tolerance=40) -> bool:
 
 
 def test_tray_app_on_a_real_x_display_shows_its_icon_and_the_memory_window(gum_dirs, tmp_path, artifacts):
-    from xdisplay import XDisplay
-
     seed(gum_dirs)
-    display = XDisplay("1280x800x24")
-    tray = ui = None
-    log_path = tmp_path / "ui.log"
-    try:
-        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": "window", "GUM_API_PORT": str(free_port()),
-               "GUM_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
-        env.pop("GUM_TRAY_TOKEN", None)
-        tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                                 "--height", "32", "--transparent", "false", "--tint", "0x303030",
-                                 "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        display.xdotool("search", "--sync", "--classname", "trayer")
-        with open(log_path, "wb") as out:
-            ui = subprocess.Popen([sys.executable, "-m", "gum.cli", "ui", "--memory"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
-        log = lambda: log_path.read_text(errors="replace")
+    with tray_and_ui(tmp_path, "--memory", observers="window") as (display, ui, log):
         wait_for(lambda: "memory window: 5 propositions listed" in log() and "state: observing" in log(),
                  60, f"the Memory window to list the propositions; log:\n{log()[-3000:]}")
         assert "tray icon shown (system tray available)" in log()
@@ -80,10 +60,3 @@ def test_tray_app_on_a_real_x_display_shows_its_icon_and_the_memory_window(gum_d
         assert ui.wait(timeout=30) == 0
         assert "the agent stopped (exit code 0)" in log()
         assert "gum tray app finished" in log()
-    finally:
-        for p in (ui, tray):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
-        display.stop()
-        os.environ.pop("GUM_TRAY_TOKEN", None)

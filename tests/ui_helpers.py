@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -119,3 +120,34 @@ class RunningAgent:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+@contextmanager
+def tray_and_ui(tmp_path: Path, *ui_args: str, observers: str = "none"):
+    """The tray app on a real X display: Xvfb, a system tray (trayer) and `gum ui UI_ARGS` with its own agent.
+    Yields (display, the ui process, a function returning its log so far); everything stops afterwards."""
+    from xdisplay import XDisplay
+
+    display = XDisplay("1280x800x24")
+    tray = ui = None
+    log_path = tmp_path / "ui.log"
+    try:
+        env = {**display.env, "QT_QPA_PLATFORM": "xcb", "GUM_OBSERVERS": observers, "GUM_API_PORT": str(free_port()),
+               "GUM_CACHE_DIR": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        env.pop("GUM_TRAY_TOKEN", None)
+        tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                                 "--height", "32", "--transparent", "false", "--tint", "0x303030",
+                                 "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        display.xdotool("search", "--sync", "--classname", "trayer")
+        with open(log_path, "wb") as out:
+            ui = subprocess.Popen([sys.executable, "-m", "gum.cli", "ui", *ui_args], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+        yield display, ui, lambda: log_path.read_text(errors="replace")
+    finally:
+        for p in (ui, tray):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        display.stop()
+        os.environ.pop("GUM_TRAY_TOKEN", None)

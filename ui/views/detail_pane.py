@@ -144,10 +144,10 @@ class DetailPane(QWidget):
         self.reasoning = QLabel()
         self.reasoning.setWordWrap(True)
         self.reasoning.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        layout.addWidget(self._heading("Why"))
+        layout.addWidget(heading("Why"))
         layout.addWidget(self.reasoning)
 
-        layout.addWidget(self._heading("Evidence"))
+        layout.addWidget(heading("Evidence"))
         self.evidence = QTreeWidget()
         self.evidence.setHeaderLabels(["Time", "App", "Window", "What was seen"])
         self.evidence.setRootIsDecorated(False)
@@ -160,7 +160,7 @@ class DetailPane(QWidget):
         self.evidence.header().setMinimumSectionSize(40)
         layout.addWidget(self.evidence, 3)
 
-        layout.addWidget(self._heading("History"))
+        layout.addWidget(heading("History"))
         self.history = QTreeWidget()
         self.history.setHeaderLabels(["Version", "Status", "Confidence", "Text", "Updated"])
         self.history.setRootIsDecorated(False)
@@ -173,13 +173,6 @@ class DetailPane(QWidget):
         layout.addWidget(self.history, 2)
         self.set_enabled_actions(False)
 
-    @staticmethod
-    def _heading(text: str) -> QLabel:
-        label = QLabel(text)
-        f = label.font()
-        f.setBold(True)
-        label.setFont(f)
-        return label
 
     # -- content -------------------------------------------------------------------------------------
 
@@ -312,3 +305,12 @@ class DetailPane(QWidget):
             return
         self.revoker.hide()
         self.revoke_requested.emit(self.prop["id"], self.revoke_evidence.isChecked())
+
+
+def heading(text: str) -> QLabel:
+    """A bold label over a section of a pane."""
+    label = QLabel(text)
+    f = label.font()
+    f.setBold(True)
+    label.setFont(f)
+    return label

@@ -35,6 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gum.timeline import duration as _duration
+
+from .detail_pane import heading
 from .proposition_model import parse_time
 
 log = logging.getLogger("gum.ui.timeline")
@@ -64,11 +67,7 @@ def colour(app: str) -> QColor:
 
 
 def duration(s: float) -> str:
-    s = round(s)
-    if s < 60:
-        return f"{s} s"
-    m = s // 60
-    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d}"
+    return _duration(s, short=True)  # lanes and bars have little room: "1 h 20", not "1 h 20 min"
 
 
 def clock(t: datetime) -> str:
@@ -551,7 +550,7 @@ class TimelineView(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(_heading("Selected"))
+        ll.addWidget(heading("Selected"))
         ll.addWidget(self.detail)
         ll.addWidget(QLabel("Evidence for (click to open):"))
         ll.addWidget(self.evidence_for, 1)
@@ -565,7 +564,7 @@ class TimelineView(QWidget):
         middle = QWidget()
         ml = QVBoxLayout(middle)
         ml.setContentsMargins(0, 0, 0, 0)
-        ml.addWidget(_heading("What gum learned this day"))
+        ml.addWidget(heading("What gum learned this day"))
         ml.addWidget(self.learned, 1)
 
         self.period = QComboBox()
@@ -575,7 +574,7 @@ class TimelineView(QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
-        head.addWidget(_heading("Time per app"))
+        head.addWidget(heading("Time per app"))
         head.addStretch(1)
         head.addWidget(self.period)
         rl.addLayout(head)
@@ -744,9 +743,3 @@ class TimelineView(QWidget):
         self.scroll.blockSignals(False)
 
 
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    f = label.font()
-    f.setBold(True)
-    label.setFont(f)
-    return label
