@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -177,25 +177,26 @@ def propose_schema(observations: int) -> dict:
             "required": ["observations"]}
 
 
-def packs(readings: list[Reading], chars: int = PACK_CHARS, most: int = PACK_MOST) -> list[list[Reading]]:
-    """The readings grouped into model calls. A chat (read turn by turn), a long reading or one with nothing to
-    read goes alone, at once; short screen readings gather into a pack until it holds `most` or their text
-    together would pass `chars`."""
-    out: list[list[Reading]] = []
+def packs(readings: Iterable[Reading], chars: int = PACK_CHARS, most: int = PACK_MOST) -> Iterator[list[Reading]]:
+    """The readings grouped into model calls, each group as soon as it is complete. A chat (read turn by turn),
+    a long reading or one with nothing to read goes alone, at once; short screen readings gather into a pack
+    until it holds `most` or their text together would pass `chars`."""
     current: list[Reading] = []
     size = 0
     for r in readings:
         if r.chat or not r.text.strip() or len(r.text) > chars // 2:
-            out.append([r])
+            yield [r]
             continue
-        if current and (len(current) >= most or size + len(r.text) > chars):
-            out.append(current)
+        if current and size + len(r.text) > chars:
+            yield current
             current, size = [], 0
         current.append(r)
         size += len(r.text)
+        if len(current) >= most:
+            yield current
+            current, size = [], 0
     if current:
-        out.append(current)
-    return out
+        yield current
 
 
 def parse_json(text: str, schema_type: type[BaseModel]) -> BaseModel:
@@ -626,7 +627,7 @@ class Engine:
 
     # -- the loop ----------------------------------------------------------------------------------
 
-    def read(self, obs: Observation, summary: Summary) -> Reading:
+    def read(self, obs: Observation) -> Reading:
         """What of `obs` the model may read: the user's own turns of a chat, the screen text without injected
         instructions, advertisements and others' voices; nothing at all when it weighs too little."""
         eng = self.engagement_of(obs, fresh=True)
@@ -640,7 +641,6 @@ class Engine:
         if injected:
             # Text that addresses an AI is flagged and never reaches the model: it cannot become a claim.
             meta["injection"] = len(injected)  # a count: the lines themselves are not kept
-            summary.injections += 1
         clean, ads = strip_ads(clean)
         if ads:
             meta["ads_removed"] = ads
@@ -674,6 +674,8 @@ class Engine:
             actions.append(act)
         self._apply(obs, actions, summary, reading.meta)
         summary.observations += 1
+        if reading.meta.get("injection"):
+            summary.injections += 1
 
     def process_observation(self, obs: Observation, summary: Summary) -> None:
         """Read and conclude `obs` on its own."""
@@ -683,7 +685,7 @@ class Engine:
                 self.store.dequeue([obs.id])
             summary.observations += 1
             return
-        self.process_pack([self.read(obs, summary)], summary)
+        self.process_pack([self.read(obs)], summary)
 
     def process_pack(self, readings: list[Reading], summary: Summary) -> None:
         """One call for readings that fit together (see `packs`), each concluded on its own; a reading alone
@@ -735,16 +737,14 @@ class Engine:
                 break
             if limit is not None:
                 batch = batch[: limit - done]
-            # Input activity and empty observations are done without a call; the rest is read, then packed.
-            readings = []
-            for obs in batch:
-                if is_input(obs) or not obs.text.strip():
-                    self.process_observation(obs, summary)
-                    done += 1
-                    if progress:
-                        progress(done, total, obs, summary)
-                else:
-                    readings.append(self.read(obs, summary))
+            # Input activity and empty observations are done without a call; the rest is read as it is
+            # reached (at most one ahead, to see whether it still fits in a pack).
+            for obs in [o for o in batch if is_input(o) or not o.text.strip()]:
+                self.process_observation(obs, summary)
+                done += 1
+                if progress:
+                    progress(done, total, obs, summary)
+            readings = (self.read(o) for o in batch if not (is_input(o) or not o.text.strip()))
             for pack in packs(readings, most=self.pack_most):
                 if should_stop and should_stop():
                     break

@@ -383,7 +383,7 @@ def test_a_chat_and_a_long_page_are_each_read_alone():
     short = [reading(f"note {i}") for i in range(6)]
     long_page = reading("x" * 1000)
     chat = reading("I am learning Rust", chat=True)
-    groups = packs([short[0], long_page, short[1], chat, *short[2:]], chars=1500, most=4)
+    groups = list(packs([short[0], long_page, short[1], chat, *short[2:]], chars=1500, most=4))
     assert groups == [[long_page], [chat], short[:4], short[4:]]
 
 
