@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -396,13 +396,6 @@ class Engine:
                 log.info("malformed model output (attempt %d): %s", attempt + 1, exc)
         raise ModelOutputError(f"{last} (after {self.retries + 1} attempts)")
 
-    def propose(self, obs: Observation, usage: Usage, text: str | None = None,
-                eng: Engagement | None = None, summary: Summary | None = None, chat: bool = False) -> list[Proposal]:
-        """The propositions the model's slots for `text` (a piece of `obs`) compose to; refused slots are logged."""
-        text = obs.text if text is None else text
-        reading = Reading(obs, eng, text, chat, {})
-        return self.propose_pack([reading], usage, summary)[0]
-
     def propose_pack(self, readings: list[Reading], usage: Usage, summary: Summary | None = None) -> list[list[Proposal]]:
         """One model call over one or more readings; each slot is composed against the evidence of the
         reading it was found in (the first whose text grounds it), so claims go back to their own observation."""
@@ -699,7 +692,7 @@ class Engine:
         # need, instead of cutting off what comes after the first piece.
         proposals = []
         for piece in chunks(r.text, MAX_OBSERVATION_CHARS, MAX_CHUNKS) if r.text.strip() else []:
-            proposals += self.propose_pack([Reading(r.obs, r.eng, piece, r.chat, r.meta)], summary.usage, summary)[0]
+            proposals += self.propose_pack([replace(r, text=piece)], summary.usage, summary)[0]
         self.conclude(r, proposals, summary)
 
     def _failed(self, obs: Observation, exc: Exception, summary: Summary, skipped: set[int]) -> None:
