@@ -106,7 +106,8 @@ _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cp
 
 def _looks_named(span: str) -> bool:
     """A product or service name: a capital, a digit or a dot in it ("QuickBooks", "Q1", "lenafischer.design")."""
-    return any(w[:1].isupper() or any(c.isdigit() for c in w) or "." in w.strip(".") for w in span.split())
+    return any(w[:1].isupper() or any(c.isdigit() for c in w) or "." in w.strip(".")
+               for w in span.split() if w.lower() not in _DETERMINERS)  # "The campaign email" is not a name
 
 
 @dataclass
@@ -175,6 +176,14 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
         return "span is a menu item or a button"
     if _STATUS & set(toks):
         return "span is a notification or status line"
+    # A row of a menu or navigation bar, a breadcrumb, a counter, a copied listing: "Auravia Audio Computers
+    # Phones Deals Help Cart", "Audio › Headphones", "Inbox (2)", "1 gumdesk gumdesk 69 Dec".
+    if re.search(r"[›»]|\(\d+\)", span):
+        return "span is a breadcrumb or a counter"
+    if len(span.split()) != len(set(span.split())):  # exactly: "Castle Deluxe bouncy castle" is a thing
+        return "span repeats a word: a copied row, not a thing"
+    if len(span.split()) >= 5 and all(w[:1].isupper() for w in span.split()):
+        return "span is a row of menu or navigation words"
     name = set(words(user)) - {"the", "user"}
     if name & set(toks) or "user" in toks:
         return "span names the user: a name is not a proposition"

@@ -95,7 +95,9 @@ DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is
         "Calendar event updated: standup\nVisited in Firefox\nnotes\norders\nflight tickets\nkickboxing tonight\n"
         "PostgreSQL\ngrafana.acme-shop.io\nRendered Track\nTaming Postgres failover on Kubernetes\nmy blog post\n"
         "Year 10 trip to the Science Museum\nBouldering at Boulderwelt with Jonas\nHelen Park\n"
-        "Montserrat from Barcelona\nLearning Japanese\nBandcamp for Artists")
+        "Montserrat from Barcelona\nLearning Japanese\nBandcamp for Artists\n"
+        "Auravia Audio Computers Phones Deals Help Cart\nAudio › Headphones › Over-ear\nInbox (2) Web Store\n"
+        "1 gumdesk gumdesk 69 Dec\nSweet Crumb Bakery LLC\nThe campaign email goes out")
 
 
 @pytest.mark.parametrize("span, relation, reason", [
@@ -106,12 +108,18 @@ DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is
     ("Visited in Firefox", "uses", "status"),
     ("notes", "uses", "common noun"),
     ("orders", "uses", "common noun"),
+    ("The campaign email", "uses", "common noun"),
     ("flight tickets", "does", "not an activity"),
     ("grafana.acme-shop.io", "is learning", "web address"),
     ("Year 10 trip to the Science Museum", "uses", "title or an event"),
     ("Bouldering at Boulderwelt with Jonas", "uses", "title or an event"),
     ("Helen Park", "is learning", "not a skill"),
     ("Montserrat from Barcelona", "is learning", "not a skill"),
+    # From a live desk session (Chromium, Mousepad, xterm): navigation bars, breadcrumbs, counters, listings.
+    ("Auravia Audio Computers Phones Deals Help Cart", "uses", "menu or navigation"),
+    ("Audio › Headphones › Over-ear", "works on", "breadcrumb"),
+    ("Inbox (2) Web Store", "uses", "counter"),
+    ("1 gumdesk gumdesk 69 Dec", "works on", "repeats a word"),
 ])
 def test_a_time_a_clause_a_button_a_status_line_or_a_common_noun_is_not_a_thing_the_user_relates_to(
         span, relation, reason):
@@ -131,6 +139,7 @@ def test_an_activity_and_a_named_tool_still_compose():
     assert compose("Tomás", "PostgreSQL", "uses", "user", DESK)[0].text == "Tomás uses PostgreSQL"
     assert compose("Tomás", "Shift Swap Board", "uses", "user", DESK)[0] is not None
     assert compose("Tomás", "Bandcamp for Artists", "uses", "user", DESK)[0] is not None
+    assert compose("Tomás", "Sweet Crumb Bakery LLC", "works on", "user", DESK)[0] is not None
     assert compose("Tomás", "Japanese", "is learning", "user", DESK)[0].text == "Tomás is learning Japanese"
     code = "Go\nsettle.rs - ledger-api"
     assert compose("Arjun", "Go", "works on", "user", code)[0].text == "Arjun is working on Go"
