@@ -177,6 +177,11 @@ def propose_schema(observations: int) -> dict:
             "required": ["observations"]}
 
 
+def _no_claim_source(obs: Observation) -> bool:
+    """Input activity and empty observations: done without a model call."""
+    return is_input(obs) or not obs.text.strip()
+
+
 def packs(readings: Iterable[Reading], chars: int = PACK_CHARS, most: int = PACK_MOST) -> Iterator[list[Reading]]:
     """The readings grouped into model calls, each group as soon as it is complete. A chat (read turn by turn),
     a long reading or one with nothing to read goes alone, at once; short screen readings gather into a pack
@@ -672,7 +677,7 @@ class Engine:
 
     def process_observation(self, obs: Observation, summary: Summary) -> None:
         """Read and conclude `obs` on its own."""
-        if is_input(obs) or not obs.text.strip():
+        if _no_claim_source(obs):
             # Input activity is engagement evidence for the observations around it, not a claim source.
             with self.store.transaction():
                 self.store.dequeue([obs.id])
@@ -732,12 +737,12 @@ class Engine:
                 batch = batch[: limit - done]
             # Input activity and empty observations are done without a call; the rest is read as it is
             # reached (at most one ahead, to see whether it still fits in a pack).
-            for obs in [o for o in batch if is_input(o) or not o.text.strip()]:
+            for obs in [o for o in batch if _no_claim_source(o)]:
                 self.process_observation(obs, summary)
                 done += 1
                 if progress:
                     progress(done, total, obs, summary)
-            readings = (self.read(o) for o in batch if not (is_input(o) or not o.text.strip()))
+            readings = (self.read(o) for o in batch if not _no_claim_source(o))
             for pack in packs(readings, most=self.pack_most):
                 if should_stop and should_stop():
                     break
