@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Re-exported: records and times are imported together almost everywhere. parse_ts is parse_time's older
-# name, still used by the store and the agent.
+# Re-exported: records and times are imported together almost everywhere.
 from .times import iso, utcnow  # noqa: F401
-from .times import parse_time as parse_ts  # noqa: F401
 
 
 @dataclass

@@ -16,7 +16,8 @@ from sqlite_utils import Database
 from . import vectors
 from .db import open_db
 from .errors import InputError, NotFound
-from .records import Observation, Proposition, iso, parse_ts, utcnow
+from .records import Observation, Proposition, iso, utcnow
+from .times import parse_time
 
 # Statuses a user sees by default; superseded versions live in history, revoked and rejected ones never
 # show again.
@@ -61,8 +62,8 @@ def _row_to_observation(row: dict) -> Observation:
         id=row["id"],
         observer=row["observer"],
         text=row["text"],
-        ts=parse_ts(row["ts"]),
-        ts_end=parse_ts(row["ts_end"]),
+        ts=parse_time(row["ts"]),
+        ts_end=parse_time(row["ts_end"]),
         app=row["app"],
         window=row["window"],
         image_path=row["image_path"],
@@ -86,8 +87,8 @@ def _row_to_proposition(row: dict) -> Proposition:
         edited=bool(row["edited"]),
         source=row["source"],
         confidence_detail=json.loads(row["confidence_detail"] or "{}"),
-        created_at=parse_ts(row["created_at"]),
-        updated_at=parse_ts(row["updated_at"]),
+        created_at=parse_time(row["created_at"]),
+        updated_at=parse_time(row["updated_at"]),
         evidence_count=row.get("evidence_count") or 0,
     )
 
@@ -216,7 +217,7 @@ class Store:
                     [obs.observer],
                 )
                 if last and last[0]["content_hash"] == h:
-                    prev_end = parse_ts(last[0]["ts_end"])
+                    prev_end = parse_time(last[0]["ts_end"])
                     if timedelta(0) <= ts - prev_end <= merge_within or ts <= prev_end:
                         self.db.execute(
                             "UPDATE observations SET ts_end = max(ts_end, ?), repeats = repeats + 1 WHERE id = ?",
@@ -358,7 +359,7 @@ class Store:
             total = meta.get("engagement", {})
             for k in ("keys", "clicks", "scrolls"):
                 total[k] = total.get(k, 0) + int(counts.get(k, 0))
-            total["dwell_s"] = (parse_ts(row[0]["ts_end"]) - parse_ts(row[0]["ts"])).total_seconds()
+            total["dwell_s"] = (parse_time(row[0]["ts_end"]) - parse_time(row[0]["ts"])).total_seconds()
             meta["engagement"] = total
             self.db.execute("UPDATE observations SET meta = ? WHERE id = ?", [json.dumps(meta), obs_id])
 
@@ -500,7 +501,7 @@ class Store:
         row = self.db.execute(
             "SELECT COUNT(*), MIN(enqueued_at) FROM queue WHERE state = 'pending' AND attempts < ?",
             [max_attempts]).fetchone()
-        return row[0], parse_ts(row[1]) if row[1] else None
+        return row[0], parse_time(row[1]) if row[1] else None
 
     def optimize(self) -> None:
         """Index upkeep (FTS merge, the query planner's statistics)."""
@@ -530,7 +531,7 @@ class Store:
                 last = self.db.execute(
                     "SELECT id, end FROM unrecorded WHERE reason = ? ORDER BY end DESC, id DESC LIMIT 1",
                     [reason]).fetchone()
-                if last and parse_ts(last[1]) >= start - join_within:
+                if last and parse_time(last[1]) >= start - join_within:
                     self.db.execute("UPDATE unrecorded SET end = max(end, ?) WHERE id = ?", [iso(end), last[0]])
                     return last[0]
             return self.db.execute("INSERT INTO unrecorded (reason, start, end) VALUES (?, ?, ?)",
@@ -541,7 +542,7 @@ class Store:
         rows = self.db.execute(
             "SELECT reason, start, end FROM unrecorded WHERE start < ? AND end > ? ORDER BY start",
             [iso(until), iso(since)]).fetchall()
-        return [(r, parse_ts(a), parse_ts(b)) for r, a, b in rows]
+        return [(r, parse_time(a), parse_time(b)) for r, a, b in rows]
 
     def activity(self, since: datetime, until: datetime, *, lookback: timedelta = timedelta(days=1),
                  excerpt: int = 0, excerpt_since: datetime | None = None) -> list[Observation]:
@@ -597,7 +598,7 @@ class Store:
                             "AND p.source != 'haystack'", window):
             added_by_hand = r["version"] == 1 and (r["source"] == "user" or r["source"].startswith("plugin:"))
             if not added_by_hand:  # those are in the feedback log as "add"
-                out.append(("created" if r["version"] == 1 else "revised", parse_ts(r["inserted_at"]),
+                out.append(("created" if r["version"] == 1 else "revised", parse_time(r["inserted_at"]),
                             _row_to_proposition(r)))
         names = {"confirm": "confirmed", "reject": "rejected", "revoke": "revoked", "add": "added"}
         for r in self._rows(
@@ -605,7 +606,7 @@ class Store:
                 "WHERE e.proposition_id = p.id) AS evidence_count FROM feedback_log f "
                 "JOIN propositions p ON p.id = f.proposition_id WHERE f.at >= ? AND f.at < ? "
                 "AND f.action IN ('confirm', 'reject', 'revoke', 'add')", window):
-            out.append((names[r["action"]], parse_ts(r["at"]), _row_to_proposition(r)))
+            out.append((names[r["action"]], parse_time(r["at"]), _row_to_proposition(r)))
         out.sort(key=lambda e: (e[1], e[2].id))
         return out
 
