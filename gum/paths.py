@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,33 +69,63 @@ def file_lock(lock_path: Path):
         os.close(fd)
 
 
+# Where the login manager makes the user's runtime folder. A program started with a pared-down environment (an
+# MCP client starts `gum mcp` with only HOME, PATH, USER and a few more) must find the agent's socket all the
+# same, so without XDG_RUNTIME_DIR the usual place is looked at.
+LOGIN_RUNTIME_DIR = "/run/user/{uid}"
+# For a cache folder too deep for a socket path: short, and the same for every process of the user.
+SHORT_RUN_DIR = "/tmp/gum-{uid}"
+
+
 def api_socket(port: int) -> Path | None:
-    """The agent's private API socket for `port`: `$XDG_RUNTIME_DIR/gum/api-PORT.sock`, in a 0700 folder that
-    is the user's own (a socket file there can only be the user's agent). None where there is no safe
-    folder (no XDG_RUNTIME_DIR, or one that is not private) or no Unix sockets: clients then use loopback TCP."""
-    if os.name != "posix":
+    """The agent's private API socket for `port`, `api-PORT.sock` in a 0700 folder of the user's own (a
+    socket file there can only be the user's agent): `$XDG_RUNTIME_DIR/gum/` when that runtime folder is
+    private, else gum's own `<cache folder>/run/`, else (when that path is too long for a socket)
+    `/tmp/gum-UID/`. The agent serves there and clients send their token only there. None, and loopback TCP,
+    only on Windows, with GUM_API_SOCKET=off, or when none of these folders is safe."""
+    if os.name != "posix" or os.environ.get("GUM_API_SOCKET", "").strip().lower() == "off":
         return None
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if not runtime:
-        return None
-    base = Path(runtime)
+    uid = os.getuid()
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or LOGIN_RUNTIME_DIR.format(uid=uid))
     try:
-        st = base.stat()
+        st = runtime.stat()
+        folders = [runtime / APP_NAME] if st.st_uid == uid and not st.st_mode & 0o077 else []
     except OSError:
-        return None
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None
-    folder = base / APP_NAME
+        folders = []
+    cache = cache_dir()
+    folders += [cache / "run", Path(SHORT_RUN_DIR.format(uid=uid))]
+    for folder in folders:
+        path = folder / f"api-{int(port)}.sock"
+        if len(str(path)) >= 100:  # AF_UNIX paths are limited to ~108 bytes (104 on macOS)
+            continue
+        if folder.parent == cache:
+            try:
+                ensure_private_dir(cache)  # 0700, as everywhere gum uses it: nobody else may swap `run`
+            except OSError:
+                continue
+        if _private_folder(folder):
+            return path
+    return None
+
+
+def _private_folder(folder: Path) -> bool:
+    """Make `folder` (0700) if it is missing. True if it is then a real directory (not a symlink) of the
+    user's own that nobody else can enter or swap: a looser mode is fixed, a folder of someone else's (made
+    first by another user in /tmp, say) or a link to one is never used."""
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         st = folder.lstat()
+        parent = folder.parent.stat()
     except OSError:
-        return None
-    import stat as _stat
-
-    if not _stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        return None
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        return False
+    # In a parent others may write to, only the sticky bit (/tmp) stops them renaming ours away.
+    if parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
+        return False
     if st.st_mode & 0o077:
-        os.chmod(folder, 0o700)
-    path = folder / f"api-{int(port)}.sock"
-    return path if len(str(path)) < 100 else None  # AF_UNIX paths are limited to ~108 bytes
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            return False
+    return True

@@ -6,6 +6,8 @@ served for it on a free loopback port) and `seeded` (a small memory in the test'
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 @pytest.fixture(autouse=True)
 def gum_dirs(tmp_path, monkeypatch):
-    """A fresh GUM_DATA_DIR and GUM_CONFIG_DIR: no test touches the real user's data."""
+    """A fresh GUM_DATA_DIR, GUM_CONFIG_DIR and XDG_RUNTIME_DIR: no test touches the real user's data."""
     data = tmp_path / "data"
     config = tmp_path / "config"
     monkeypatch.setenv("GUM_DATA_DIR", str(data))
@@ -29,7 +31,13 @@ def gum_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("GUM_KEY_STORE", "file")
     monkeypatch.setenv("GUM_KEY_FILE", str(tmp_path / "keys" / "master.key"))
     monkeypatch.delenv("GUM_PASSPHRASE", raising=False)
-    return data
+    # A private runtime folder of the test's own, as a desktop session has: the API's socket goes there, not
+    # into the real user's cache (and its path stays short enough for a Unix socket).
+    runtime = tempfile.mkdtemp(prefix="gumrt")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    monkeypatch.delenv("GUM_API_SOCKET", raising=False)
+    yield data
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,19 @@ set through the API, unlimited token guesses, or the server's time by holding co
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import stat
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from helpers import free_port
 
+from gum import paths
 from gum.api import tokens
 from gum.api.client import ApiError, Client
 from gum.api.server import ApiServer
@@ -22,17 +27,38 @@ TRAY = "gum_tray_" + "k" * 40
 
 
 @pytest.fixture
-def runtime_dir(tmp_path, monkeypatch):
-    """A private XDG_RUNTIME_DIR, as a desktop session has (short path: AF_UNIX paths are limited)."""
-    import tempfile
-
-    d = tempfile.mkdtemp(prefix="gumrt")
-    os.chmod(d, 0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", d)
+def short_tmp():
+    """A fresh folder with a short path (AF_UNIX socket paths are limited to ~108 bytes)."""
+    d = tempfile.mkdtemp(prefix="gumc")
     yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
-def test_a_listener_squatting_the_port_receives_no_token_from_the_tray(runtime_dir):
+def no_runtime_folder(monkeypatch, tmp_path, short_tmp):
+    """A session without a private runtime folder (headless Linux, root in a container, macOS); gum's short
+    fallback folder goes into `short_tmp` instead of /tmp."""
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setattr(paths, "LOGIN_RUNTIME_DIR", str(tmp_path / "no-such-runtime-{uid}"))
+    monkeypatch.setattr(paths, "SHORT_RUN_DIR", short_tmp + "/gum-{uid}")
+
+
+@pytest.fixture(params=["a private runtime folder", "no runtime folder",
+                        "a cache folder too deep for a socket"])
+def private_folder(request, tmp_path, monkeypatch, short_tmp):
+    """Where the agent's private socket goes, for each kind of session: a desktop's XDG_RUNTIME_DIR (the
+    test's own, from conftest); none, where gum uses a folder in its cache; none and a cache path too long
+    for a socket, where gum uses a short folder of the user's."""
+    if request.param == "a private runtime folder":
+        return os.environ["XDG_RUNTIME_DIR"] + "/gum"
+    no_runtime_folder(monkeypatch, tmp_path, short_tmp)
+    if request.param == "no runtime folder":
+        monkeypatch.setenv("GUM_CACHE_DIR", short_tmp + "/cache")
+        return short_tmp + "/cache/run"
+    monkeypatch.setenv("GUM_CACHE_DIR", str(tmp_path / ("deep" * 20) / "cache"))
+    return f"{short_tmp}/gum-{os.getuid()}"
+
+
+def test_a_listener_squatting_the_port_receives_no_token_from_the_tray(private_folder):
     port = free_port()
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,15 +88,16 @@ def test_a_listener_squatting_the_port_receives_no_token_from_the_tray(runtime_d
         client.health()
     t.join()
     squatter.close()
-    assert client.socket_path and client.socket_path.startswith(runtime_dir)
+    assert client.socket_path == f"{private_folder}/api-{port}.sock"
     assert not any(TRAY.encode() in r for r in received) and received == []
 
 
-def test_the_tray_talks_over_the_private_socket_and_its_token_is_refused_over_tcp(agent, runtime_dir):
+def test_the_tray_talks_over_the_private_socket_and_its_token_is_refused_over_tcp(agent, private_folder):
     tokens.register_tray_token(agent.store(), TRAY)
     api = ApiServer(agent, port=0, rate_per_minute=0).start()
     try:
-        assert api.socket_path is not None and oct(os.stat(runtime_dir + "/gum").st_mode & 0o777) == "0o700"
+        assert str(api.socket_path) == f"{private_folder}/api-{api.port}.sock"
+        assert stat.S_IMODE(os.lstat(private_folder).st_mode) == 0o700
         assert Client(api.url, TRAY).health()["ok"]
         with pytest.raises(ApiError) as err:
             Client(api.url, TRAY, socket_path="").health()  # over TCP
@@ -80,6 +107,77 @@ def test_the_tray_talks_over_the_private_socket_and_its_token_is_refused_over_tc
     finally:
         api.stop()
     assert not api.socket_path.exists()
+
+
+def _not_ours(folder, how, monkeypatch):
+    """Leave at `folder` what another local user could have put there first."""
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    if how == "a folder of someone else's":
+        if os.getuid() != 0:
+            pytest.skip("making a folder of another user's needs root")
+        import pwd
+
+        os.mkdir(folder, 0o777)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    elif how == "a link to a folder of ours":  # the link itself can be swapped for one to anywhere
+        os.symlink(tempfile.mkdtemp(prefix="gumlink", dir=os.path.dirname(folder)), folder)
+    else:  # open to everyone, and we may not change that
+        os.mkdir(folder, 0o777)
+        os.chmod(folder, 0o777)
+        chmod = os.chmod
+
+        def refuse(path, mode, *a, **kw):
+            if os.fspath(path) == folder:
+                raise PermissionError(1, "Operation not permitted", folder)
+            return chmod(path, mode, *a, **kw)
+
+        monkeypatch.setattr(os, "chmod", refuse)
+
+
+@pytest.mark.parametrize("how", ["a folder of someone else's", "a link to a folder of ours",
+                                 "a folder open to everyone that we may not close"])
+def test_a_fallback_folder_someone_else_made_first_is_never_used(tmp_path, monkeypatch, short_tmp, how):
+    no_runtime_folder(monkeypatch, tmp_path, short_tmp)
+    monkeypatch.setenv("GUM_CACHE_DIR", short_tmp + "/cache")
+    short_folder = f"{short_tmp}/gum-{os.getuid()}"
+    _not_ours(short_tmp + "/cache/run", how, monkeypatch)
+    assert paths.api_socket(8765) == Path(short_folder) / "api-8765.sock"
+    os.rmdir(short_folder)  # and had another user made the short folder first, too:
+    _not_ours(short_folder, how, monkeypatch)
+    assert paths.api_socket(8765) is None  # nowhere safe: loopback TCP, as on Windows
+
+
+def test_a_fallback_folder_of_ours_that_others_may_enter_is_closed_to_them(tmp_path, monkeypatch, short_tmp):
+    no_runtime_folder(monkeypatch, tmp_path, short_tmp)
+    monkeypatch.setenv("GUM_CACHE_DIR", short_tmp)
+    os.mkdir(short_tmp + "/run")
+    os.chmod(short_tmp + "/run", 0o755)
+    assert paths.api_socket(8765) == Path(short_tmp) / "run" / "api-8765.sock"
+    assert stat.S_IMODE(os.lstat(short_tmp + "/run").st_mode) == 0o700
+
+
+def test_a_client_started_without_xdg_runtime_dir_finds_the_socket_in_the_login_runtime_folder(monkeypatch):
+    # An MCP client starts `gum mcp` with HOME, PATH, USER and little more: no XDG_RUNTIME_DIR.
+    runtime = os.environ["XDG_RUNTIME_DIR"] + f"/user-{os.getuid()}"
+    os.mkdir(runtime, 0o700)
+    monkeypatch.setattr(paths, "LOGIN_RUNTIME_DIR", os.environ["XDG_RUNTIME_DIR"] + "/user-{uid}")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    agents = paths.api_socket(8765)
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert paths.api_socket(8765) == agents == Path(runtime) / "gum" / "api-8765.sock"
+
+
+def test_gum_api_socket_off_serves_and_talks_loopback_tcp_only(agent, monkeypatch):
+    monkeypatch.setenv("GUM_API_SOCKET", "off")
+    tokens.register_tray_token(agent.store(), TRAY)
+    api = ApiServer(agent, port=0, rate_per_minute=0).start()
+    try:
+        client = Client(api.url, TRAY)
+        assert api.socket_path is None and client.socket_path is None
+        assert client.health()["ok"]
+    finally:
+        api.stop()
 
 
 class WindowObserver:
@@ -165,7 +263,7 @@ def test_a_plugins_addition_is_that_plugins_unconfirmed_claim_until_the_user_con
     with pytest.raises(ApiError) as err:
         Client(server.url, writer).confirm(added["id"])
     assert err.value.status == 400
-    tray = Client(server.url, TRAY, socket_path="")  # no private socket in this test: TCP is all there is
+    tray = Client(server.url, TRAY)  # over the private socket, as the tray talks
     tray.confirm(added["id"])
     assert [p["id"] for p in Client(server.url, other).recent()] == [added["id"]]
     actors = [r[0] for r in store.db.execute("SELECT actor FROM feedback_log ORDER BY id").fetchall()]

@@ -283,10 +283,17 @@ def _free_port() -> int:
 
 
 def _get(url: str, headers: dict):
+    """GET from the agent as its clients do: over its private socket (the tray's token is refused over TCP)."""
+    from urllib.parse import urlsplit
+
     import httpx
 
+    from gum.paths import api_socket
+
+    uds = api_socket(urlsplit(url).port)  # the test's XDG_RUNTIME_DIR (conftest), which the agent inherits
     try:
-        r = httpx.get(url, headers=headers, timeout=5)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(uds)) if uds else None, trust_env=False) as c:
+            r = c.get(url, headers=headers, timeout=5)
     except httpx.HTTPError:
         return None
     return r.json() if r.status_code == 200 else None

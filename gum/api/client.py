@@ -54,7 +54,7 @@ class Client:
                  socket_path: str | None = None):
         self.base_url = (base_url or default_base_url()).rstrip("/")
         self.token = token if token is not None else os.environ.get("GUM_API_TOKEN", "")
-        # Where the user has a private runtime folder, the agent also serves on a Unix socket in it, and the
+        # The agent also serves on a Unix socket in a private folder (gum.paths.api_socket), and the
         # token goes only there: a socket in a 0700 folder can only be the user's own agent, while anyone
         # can listen on 127.0.0.1:PORT while the agent is down. No fallback to TCP then: a squatter on the
         # port would get the token.

@@ -905,7 +905,7 @@ class ApiServer:
         self.app = build_app(self)
         self._socket: socket.socket | None = None
         self._unix: socket.socket | None = None
-        self.socket_path = None  # the private Unix socket, when the user has a private runtime folder
+        self.socket_path = None  # the private Unix socket (none on Windows or with GUM_API_SOCKET=off)
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -965,7 +965,7 @@ class ApiServer:
             log.warning("could not write the access log", exc_info=True)
 
     def _bind_private(self) -> socket.socket | None:
-        """The Unix socket in the user's private runtime folder (gum.paths.api_socket), or None."""
+        """The Unix socket in the user's private folder (gum.paths.api_socket), or None."""
         from ..paths import api_socket
 
         path = api_socket(self.port)
