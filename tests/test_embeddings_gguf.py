@@ -55,6 +55,15 @@ def test_a_missing_or_unreadable_gguf_is_a_model_error_that_says_what_to_do(tmp_
         embeddings.Encoder(junk)
 
 
+def test_a_closed_encoder_refuses_to_embed_instead_of_touching_freed_memory():
+    enc = embeddings.Encoder(embeddings.gguf_path())
+    assert enc.encode(["one"]).shape == (1, embeddings.MINILM.dim)
+    enc.close()
+    enc.close()  # twice is harmless
+    with pytest.raises(ModelError, match="closed"):
+        enc.encode(["two"])
+
+
 def test_llama_cpp_cuts_texts_into_the_word_pieces_of_the_hugging_face_tokenizer(reference, texts):
     enc = embeddings.encoder()
     assert [t for t in texts if enc.token_ids(t) != reference.token_ids(t)] == []
