@@ -73,12 +73,21 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           "thing", "things", "stuff", "it", "something", "work", "task", "message", "email", "post", "list", "item",
           "items", "information", "details", "data", "content", "text", "one", "new", "other", "more", "all",
           "re", "fwd", "fw", "subject", "inbox", "from", "to", "cc", "draft", "sent", "home", "settings", "search",
-          "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview"}
+          "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview",
+          # a site's or an app's navigation: "is working on Feed", "their Library", "works at School"
+          "feed", "jobs", "parts", "library", "schedule", "school", "explore", "profile", "account", "notifications",
+          "messages", "browse", "discover", "recent", "favorites", "favourites"}
 # A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
 _CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
 # A time or a day: "5 pm", "10:30", "Thursday".
 _TIME = re.compile(r"^(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
                    r"|today|tomorrow|yesterday|tonight|morning|afternoon|evening)$", re.IGNORECASE)
+# A date written out, a calendar's month heading or a slot: "January 2026", "May 14", "Wednesday 7pm",
+# "Thu 3:30 pm". Only words of these kinds: "May Day Parade" or "Q1 2026 taxes" are things.
+_DATE_WORDS = re.compile(
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?|(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?"
+    r"|\d{1,4}(?:st|nd|rd|th)?|\d{1,2}[:.]\d{2}(?:am|pm)?|\d{1,2}(?:am|pm)|am|pm|at|of|the|,)", re.IGNORECASE)
 # A menu item or button starts with what it does ("Export Audio/Video", "Edit album"). Not "new": New York.
 _COMMANDS = {"export", "import", "save", "open", "edit", "add", "create", "delete", "share", "print", "download",
              "upload", "sign", "log", "send", "reply", "forward", "insert", "format", "close", "undo", "redo", "copy",
@@ -170,7 +179,7 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
         return "span is speech (first or second person, a question)"
     if _CLAUSE.search(span):
         return "span is a clause, not a thing"
-    if _TIME.match(span):
+    if _TIME.match(span) or all(_DATE_WORDS.fullmatch(w) for w in re.findall(r"[^\s,]+|,", span)):
         return "span is a time or a day"
     if toks[0] in _COMMANDS and len(toks) <= 3:
         return "span is a menu item or a button"
@@ -230,13 +239,25 @@ def _names_something(word: str, evidence: str, app: str) -> bool:
     return any(_contains(words(line), words(word)) and line.count("|") < 2 for line in evidence.splitlines())
 
 
+def _names_the_site(span: str, window: str, app: str) -> bool:
+    """Whether `span` is the one-word site a window title names after its page ("Intro to Bouldering - YouTube -
+    Chromium", "Jobs | LinkedIn"): the whole last part of the title once the browser is taken off, with a page
+    before it. A document's name is seldom one word alone ("Lena Fischer - Resume (UX) - Google Docs")."""
+    parts = [words(p) for p in _SEPARATOR.split(window)]
+    while parts and _contains(words(app), parts[-1]):
+        parts.pop()
+    want = words(span)
+    return len(want) == 1 and len(span.split()) == 1 and len(parts) >= 2 and parts[-1] == want
+
+
 def compose(user: str, what: str, relation: str, who: str, evidence: str,
-            app: str = "") -> tuple[Composed | None, str]:
+            app: str = "", window: str = "") -> tuple[Composed | None, str]:
     """(the composed proposition, "") or (None, why the slots were refused).
 
     `who` is not decided here: the engine counts what the model says someone else does as only seen.
     `app` is the application the observation came from: a span that names it is a tool the user uses,
-    whatever relation the model chose ("works on Gmail" -> "uses Gmail").
+    whatever relation the model chose ("works on Gmail" -> "uses Gmail"); so is the site its `window` title
+    names after the page ("works on YouTube" -> "uses YouTube").
     """
     rel = RELATIONS.get(relation)
     if rel is None:
@@ -244,8 +265,11 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     span, why = best_span(what, user, evidence)
     if why:
         return None, why
-    is_app = bool(app) and _contains(words(app), words(span))
-    if is_app and relation != "uses":
+    # The site the user is on counts as the app they are in (a browser is seldom what the user is about),
+    # though one can book or buy on a site.
+    on_site = _names_the_site(span, window, app)
+    is_app = bool(app) and _contains(words(app), words(span)) or on_site
+    if is_app and relation != "uses" and (relation == "works on" or not on_site):
         relation, rel = "uses", RELATIONS["uses"]
     elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
         # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is
@@ -276,7 +300,7 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     line = span_line(span, evidence) or ""
     # The app the user is in, named as the tool they use, is the one relation a reader always accepted
     # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
-    kind = "app" if relation == "uses" and app and _contains(words(app), words(span)) else rel.kind
+    kind = "app" if relation == "uses" and is_app else rel.kind
     # The user's own "my bikes" is, said of them, "their bikes".
     obj = _MY.sub("their", span)
     if rel.article:

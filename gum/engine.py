@@ -429,7 +429,8 @@ class Engine:
             # whose text grounds it.
             made, why, where = None, "", i
             for j in [i, *(j for j in range(len(readings)) if j != i)]:
-                made, why1 = compose(self.user, slot.what, slot.relation, slot.who, evidence[j], app=readings[j].obs.app)
+                made, why1 = compose(self.user, slot.what, slot.relation, slot.who, evidence[j],
+                                     app=readings[j].obs.app, window=readings[j].obs.window)
                 why = why or why1
                 if made is not None:
                     where = j

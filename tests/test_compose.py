@@ -144,3 +144,38 @@ def test_an_activity_and_a_named_tool_still_compose():
     code = "Go\nsettle.rs - ledger-api"
     assert compose("Arjun", "Go", "works on", "user", code)[0].text == "Arjun is working on Go"
     assert compose("Arjun", "settle.rs", "works on", "user", code)[0].text == "Arjun is working on settle.rs"
+
+
+# What a reader marked junk in the full runs of both embedded models (0.5B and 1.5B, issue 12).
+@pytest.mark.parametrize("span, relation, reason", [
+    ("January 2026", "works on", "a time or a day"),  # a calendar's month heading
+    ("April 2026", "works on", "a time or a day"),
+    ("Wednesday 7pm", "plans", "a time or a day"),
+    ("May 14", "goes to", "a time or a day"),
+    ("Feed", "works on", "nothing in particular"),  # a site's navigation
+    ("their Schedule", "works on", "nothing in particular"),
+    ("School", "works at", "nothing in particular"),
+])
+def test_a_date_or_a_navigation_word_is_not_a_thing(span, relation, reason):
+    page = "January 2026\nApril 2026\nWednesday 7pm\nMay 14\nFeed\nmy Schedule\nSchool"
+    made, why = compose("Maria", span, relation, "user", page, app="Chromium")
+    assert made is None and reason in why, (made, why)
+
+
+def test_a_thing_with_a_date_in_its_name_is_still_a_thing():
+    page = "Spring Fair 2026\nQ1 2026 taxes\nMay Day Parade\nLincoln Middle School"
+    for span in ("Spring Fair 2026", "Q1 2026 taxes", "May Day Parade"):
+        assert compose("Tom", span, "works on", "user", page)[0] is not None, span
+    assert compose("Tom", "Lincoln Middle School", "works at", "user", page)[0].text == "Tom works at Lincoln Middle School"
+
+
+def test_the_site_a_browser_title_names_after_the_page_is_used_not_worked_on():
+    title = "Intro to Bouldering - YouTube - Chromium"
+    page = f"{title}\nIntro to Bouldering\nYouTube"
+    made, _ = compose("Priya", "YouTube", "works on", "user", page, app="Chromium", window=title)
+    assert (made.text, made.kind) == ("Priya uses YouTube", "app")
+    made, _ = compose("Priya", "Intro to Bouldering", "works on", "user", page, app="Chromium", window=title)
+    assert made.text == "Priya is working on Intro to Bouldering"  # the page is what the user is on
+    shop = "Checkout - Sakura Travel - Firefox"
+    made, _ = compose("Ana", "Sakura Travel", "booked", "user", f"{shop}\nBooking confirmed", app="Firefox", window=shop)
+    assert made.text == "Ana booked Sakura Travel"  # one books on a site
