@@ -76,7 +76,9 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           "menu", "help", "view", "edit", "tools", "untitled", "dashboard", "overview",
           # a site's or an app's navigation: "is working on Feed", "their Library", "works at School"
           "feed", "jobs", "parts", "library", "schedule", "school", "explore", "profile", "account", "notifications",
-          "messages", "browse", "discover", "recent", "favorites", "favourites"}
+          "messages", "browse", "discover", "recent", "favorites", "favourites",
+          # a document's headings and a listing's counters: "is learning Summary", "total 16"
+          "summary", "introduction", "conclusion", "contents", "results", "total", "step", "part"}
 # A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
 _CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
 # A time or a day: "5 pm", "10:30", "Thursday".
@@ -108,6 +110,13 @@ _ACTIVITIES = {"yoga", "pilates", "karate", "judo", "tennis", "golf", "chess", "
 # A web address, not a source file ("settle.rs", "main.go" are things one works on).
 # Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
 # with Jonas"): a product or a tool is seldom named with them.
+# OCR that misread a word keeps its letters but not its case: "PTrermvay-raterimit" (fernway-ratelimit),
+# "CCentsrKaumann". Two capitals and then four small letters are seldom a name ("OAuth", "GitHub" are not this).
+_GARBLED = re.compile(r"(?<![A-Za-z])[A-Z]{2}[a-z]{4,}")
+# A company is where one works or what one applies to, not a tool: "uses Kestrel Robotics", "uses Sweet Crumb
+# Bakery LLC".
+_COMPANY = {"inc", "llc", "ltd", "gmbh", "corp", "corporation", "robotics", "labs", "technologies", "bakery",
+            "hospital", "university", "school", "college", "bank", "restaurant", "cafe"}
 _PHRASE_WORDS = {"to", "with", "at", "of", "and", "a", "an", "the", "from", "in", "on"}
 _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cpp|hpp|java|kt|rb|md|json|toml|yaml|yml|sh"
                      r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
@@ -196,10 +205,12 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
     name = set(words(user)) - {"the", "user"}
     if name & set(toks) or "user" in toks:
         return "span names the user: a name is not a proposition"
-    if not (set(toks) - _DETERMINERS - _VAGUE) or not terms(span):
+    if not {t for t in toks if not t.isdigit()} - _DETERMINERS - _VAGUE or not terms(span):
         return "span names nothing in particular"
     if sum(c.isalpha() for c in span) < 0.5 * len(span.replace(" ", "")):
         return "span is mostly digits or symbols"
+    if _GARBLED.search(span):
+        return "span is OCR garbage"
     if span_line(span, evidence) is None:
         return "span is not in the evidence"
     return None
@@ -281,6 +292,8 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         relation, rel = "works on", RELATIONS["works on"]
     if relation == "uses" and not is_app and not _looks_named(span):
         return None, f"a common noun ({span!r}) is not a tool {user} uses"
+    if relation == "uses" and not is_app and words(span)[-1] in _COMPANY:
+        return None, f"{span!r} is a company or a place, not a tool {user} uses"
     if relation == "uses" and not is_app and _PHRASE_WORDS & set(words(span)[1:]):
         return None, f"{span!r} reads as a title or an event, not a tool {user} uses"
     if relation == "is learning" and (len(span.split()) >= 2 and all(w[:1].isupper() for w in span.split())

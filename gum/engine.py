@@ -39,6 +39,7 @@ from .engagement import (
 )
 from .errors import ModelError, ModelOutputError
 from .records import Observation, Proposition, Usage, iso
+from .segments import start_page
 from .similarity import similarity, terms
 from .store import BLOCKED, Store
 
@@ -644,9 +645,10 @@ class Engine:
         if ads:
             meta["ads_removed"] = ads
         text = clean if chat else user_voice(clean)
-        if eng.weight < NO_CLAIM_WEIGHT:
+        if eng.weight < NO_CLAIM_WEIGHT or start_page(obs.window):
             # A notification, junk mail, a lock screen, something the user disowned: nothing to claim from it
-            # on its own, so no model call either. It can still corroborate what the user does elsewhere.
+            # on its own, so no model call either. It can still corroborate what the user does elsewhere. So
+            # is a browser's new-tab page: its tiles are the browser's suggestions.
             text = ""
         return Reading(obs, eng, text, chat, meta)
 

@@ -59,6 +59,12 @@ def transient(window: str) -> bool:
     return bool(t) and bool(_TRANSIENT.match(t.rstrip(".… ")))
 
 
+def start_page(window: str) -> bool:
+    """A browser's new-tab or blank page: what it shows there (suggested sites, news tiles, a store link) is
+    the browser's, not the user's, even while the user types an address into it."""
+    return transient(window) and not normalize_title(window).startswith("untitled")
+
+
 def doc_key(observer: str, app: str, window: str) -> tuple[str, str, str]:
     """What makes two captures one activity: the same source, app and normalised document title."""
     return observer, (app or "").strip().lower(), normalize_title(window)

@@ -13,7 +13,8 @@ SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot ref
 
 def test_every_relation_composes_a_well_formed_sentence_about_the_user():
     for relation in RELATIONS:
-        span = "Spanish" if relation == "is learning" else "Sweet Crumb Bakery"  # a skill, not a name
+        # a skill, not a name; a tool, not a company
+        span = {"is learning": "Spanish", "uses": "QuickBooks Online"}.get(relation, "Sweet Crumb Bakery")
         made, why = compose("Grace", span, relation, "user", SCREEN + "\nbooked order application\nSpanish")
         assert made is not None, why
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
@@ -179,3 +180,26 @@ def test_the_site_a_browser_title_names_after_the_page_is_used_not_worked_on():
     shop = "Checkout - Sakura Travel - Firefox"
     made, _ = compose("Ana", "Sakura Travel", "booked", "user", f"{shop}\nBooking confirmed", app="Firefox", window=shop)
     assert made.text == "Ana booked Sakura Travel"  # one books on a site
+
+
+# From the live desk session after the rules above (xterm's `ls -l`, a Markdown heading, OCR of a terminal
+# title, a job posting read in Chromium).
+@pytest.mark.parametrize("span, relation, reason", [
+    ("total 16", "works on", "nothing in particular"),
+    ("Summary", "is learning", "nothing in particular"),
+    ("PTrermvay-raterimit", "uses", "OCR garbage"),
+    ("Kestrel Robotics", "uses", "a company or a place"),
+    ("Sweet Crumb Bakery LLC", "uses", "a company or a place"),
+])
+def test_a_counter_a_heading_ocr_garbage_or_a_company_as_a_tool_is_refused(span, relation, reason):
+    screen = "total 16\n## Summary\nPTrermvay-raterimit\nSenior Platform Engineer - Kestrel Robotics\nSweet Crumb Bakery LLC"
+    made, why = compose("Tomas", span, relation, "user", screen, app="XTerm")
+    assert made is None and reason in why, (made, why)
+
+
+def test_names_with_inner_capitals_numbers_or_a_company_one_applies_to_still_compose():
+    screen = "OAuth\nGitHub\nVisual Studio Code\nChapter 4\nSenior Platform Engineer - Kestrel Robotics - apply"
+    for span in ("OAuth", "GitHub", "Visual Studio Code"):
+        assert compose("Tomas", span, "uses", "user", screen)[0] is not None, span
+    assert compose("Tomas", "Chapter 4", "works on", "user", screen)[0] is not None
+    assert compose("Tomas", "Kestrel Robotics", "applied to", "user", screen)[0].text == "Tomas applied to Kestrel Robotics"

@@ -410,3 +410,14 @@ def test_by_default_each_observation_is_read_alone(store):
     model = ScriptedModel([fact("Zotero", "uses"), fact("Budget 2026", "works on")])
     Engine(store, model, user_name="Priya").run()
     assert len(model.history) == 2
+
+
+def test_a_browsers_new_tab_page_is_evidence_but_no_model_call(store):
+    """Its tiles (suggested sites, news, a store link) are the browser's, even while the user types there."""
+    obs = Observation("screen", "Europe Today\nWeb Store\nGmail  YouTube", app="Chromium", window="New Tab - Chromium",
+                      meta={"engagement": {"keys": 12}})
+    store.add_observation(obs)
+    model = ScriptedModel([fact("Europe Today Web Store", "works on")])
+    Engine(store, model, user_name="Tomas", pack_most=1).run()
+    assert model.history == [] and store.propositions() == []
+    assert store.pending(10) == []  # read and done, not left in the queue
