@@ -100,13 +100,14 @@ def installed(spec: EmbedderSpec = MINILM) -> bool:
 
 
 def _bundled(spec: EmbedderSpec) -> Path | None:
-    """The copy shipped inside the desktop build (`<bundle>/models/<key>-<version>/`), if there is one."""
+    """The copy shipped inside the desktop build (`<bundle>/models/<key>-<version>/`), if there is one. It
+    holds the GGUF llama.cpp runs and its marker, not the 90 MB of files it was written from."""
     from .launch import bundle_dir
 
     env = os.environ.get("GUM_BUNDLED_MODELS")
     base = Path(env).expanduser() if env else (bundle_dir() / "models" if bundle_dir() is not None else None)
     folder = None if base is None else base / f"{spec.key}-{spec.version}"
-    return folder if folder is not None and all((folder / n).is_file() for n in spec.files) else None
+    return folder if folder is not None and (folder / spec.gguf).is_file() else None
 
 
 def model_dir(spec: EmbedderSpec = MINILM, *, verify: bool = False) -> Path:
@@ -114,14 +115,6 @@ def model_dir(spec: EmbedderSpec = MINILM, *, verify: bool = False) -> Path:
 
     A marker holding each file's hash, size and mtime saves re-hashing 90 MB at every start.
     """
-    bundled = _bundled(spec)
-    if bundled is not None:
-        # Verified when the desktop build extracted it; read-only there (/opt/gum), so no marker.
-        if verify:
-            for name, digest in spec.files.items():
-                if _sha256(bundled / name) != digest:
-                    raise ModelError(f"the bundled {name} of {spec.key} is damaged: reinstall gum")
-        return bundled
     folder = paths.ensure_private_dir(paths.cache_dir() / "models" / f"{spec.key}-{spec.version}")
     marker = folder / "verified"
     expected = _marker_text(folder, spec)
@@ -170,15 +163,16 @@ def gguf_path(spec: EmbedderSpec = MINILM, *, verify: bool = False) -> Path:
     It is kept beside them with a marker (its sha256, size and mtime, and what it was written from), so a
     start re-reads neither file; `verify=True` re-hashes it and writes it again if it changed.
     """
-    source = model_dir(spec, verify=verify)
     origin = f"from {' '.join(sorted(spec.files.values()))} converter {CONVERTER} {spec.weights}"
     bundled = _bundled(spec)
     if bundled is not None:
-        # Written by the desktop build (gguf_path(verify=True)) into the folder it bundles, marker and all;
-        # read-only there, and its mtimes are the copy's.
+        # Written by the desktop build (gguf_path(verify=True)) and bundled with its marker; read-only there
+        # (/opt/gum), and its mtimes are the copy's.
         found = _recorded(bundled / spec.gguf, origin, verify=verify, check_stat=False)
-        if found is not None:
-            return found
+        if found is None:
+            raise ModelError(f"the bundled {spec.gguf} is damaged or from another gum: reinstall gum")
+        return found
+    source = model_dir(spec, verify=verify)
     folder = paths.ensure_private_dir(paths.cache_dir() / "models" / f"{spec.key}-{spec.version}")
     target = folder / spec.gguf
     found = _recorded(target, origin, verify=verify, check_stat=True)

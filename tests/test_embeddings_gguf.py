@@ -46,6 +46,25 @@ def test_a_damaged_gguf_is_written_again_when_verified(tmp_path, monkeypatch):
     assert embeddings._sha256(embeddings.gguf_path(verify=True)) == good
 
 
+def test_the_desktop_build_ships_only_the_gguf_and_its_marker_and_a_damaged_one_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    written = embeddings.gguf_path()
+    bundle = tmp_path / "bundle" / written.parent.name
+    bundle.mkdir(parents=True)
+    for f in (written, written.with_name(written.name + ".verified")):  # what packaging/build.sh copies
+        shutil.copy2(f, bundle / f.name)
+    monkeypatch.setenv("GUM_BUNDLED_MODELS", str(bundle.parent))
+    monkeypatch.setenv("GUM_CACHE_DIR", str(tmp_path / "empty-cache"))  # no source files anywhere but the package
+    assert embeddings.gguf_path(verify=True) == bundle / written.name
+    assert not (tmp_path / "empty-cache").exists()  # nothing extracted or written: the bundle is enough
+    with open(bundle / written.name, "r+b") as f:
+        f.seek(1 << 20)
+        f.write(b"\xff" * 64)
+    with pytest.raises(ModelError, match="reinstall gum"):
+        embeddings.gguf_path(verify=True)
+
+
 def test_a_missing_or_unreadable_gguf_is_a_model_error_that_says_what_to_do(tmp_path):
     with pytest.raises(ModelError, match="gum model install"):
         embeddings.Encoder(tmp_path / "absent.gguf")
