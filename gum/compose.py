@@ -107,9 +107,6 @@ _ACTIVITIES = {"yoga", "pilates", "karate", "judo", "tennis", "golf", "chess", "
                "volleyball", "badminton", "squash", "rugby", "cricket", "baseball", "hockey", "crossfit", "parkour",
                "ballet", "salsa", "tango", "meditation", "photography", "pottery", "archery", "taekwondo", "boxing",
                "aikido", "origami", "calligraphy", "karaoke", "improv", "theatre", "theater", "volunteer work"}
-# A web address, not a source file ("settle.rs", "main.go" are things one works on).
-# Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
-# with Jonas"): a product or a tool is seldom named with them.
 # OCR that misread a word keeps its letters but not its case: "PTrermvay-raterimit" (fernway-ratelimit),
 # "CCentsrKaumann". Two capitals and then four small letters are seldom a name ("OAuth", "GitHub" are not this).
 _GARBLED = re.compile(r"(?<![A-Za-z])[A-Z]{2}[a-z]{4,}")
@@ -117,7 +114,10 @@ _GARBLED = re.compile(r"(?<![A-Za-z])[A-Z]{2}[a-z]{4,}")
 # Bakery LLC".
 _COMPANY = {"inc", "llc", "ltd", "gmbh", "corp", "corporation", "robotics", "labs", "technologies", "bakery",
             "hospital", "university", "school", "college", "bank", "restaurant", "cafe"}
+# Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
+# with Jonas"): a product or a tool is seldom named with them.
 _PHRASE_WORDS = {"to", "with", "at", "of", "and", "a", "an", "the", "from", "in", "on"}
+# A web address, not a source file ("settle.rs", "main.go" are things one works on).
 _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cpp|hpp|java|kt|rb|md|json|toml|yaml|yml|sh"
                      r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
 
@@ -278,9 +278,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, why
     # The site the user is on counts as the app they are in (a browser is seldom what the user is about),
     # though one can book or buy on a site.
+    in_app = bool(app) and _contains(words(app), words(span))
     on_site = _names_the_site(span, window, app)
-    is_app = bool(app) and _contains(words(app), words(span)) or on_site
-    if is_app and relation != "uses" and (relation == "works on" or not on_site):
+    is_app = in_app or on_site
+    if in_app and relation != "uses" or on_site and relation == "works on":
         relation, rel = "uses", RELATIONS["uses"]
     elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
         # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is
