@@ -1,0 +1,69 @@
+"""Where the agent's memory goes: the embedded model alone, in a fresh process per llama.cpp setting, loaded and
+then given the same three propose-sized calls (the real prompt and schema, a shared scenario's text). Prints
+the peak RSS after load and after the calls, and the CPU of the calls, for each setting.
+
+    python3 tests/bench/bench_model_memory.py            # n_ctx / n_batch / flash attention variants
+
+Issue 11 wants the agent under 800 MB with the embedded model: this says how much of that the model takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXT = ROOT / "tests" / "eval" / "scenarios" / "teacher-field-trip-calendar-browser" / "observations.jsonl"
+
+CHILD = r'''
+import json, sys, time
+from llama_cpp import Llama
+from gum import prompts
+from gum.backends.embedded import embedded_model_path
+from gum.engine import PROPOSE_SCHEMA
+
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+
+kw, text = json.loads(sys.argv[1]), open(sys.argv[2], encoding="utf-8").read()
+llm = Llama(model_path=str(embedded_model_path()), n_threads=2, n_threads_batch=2, verbose=False, seed=1234, **kw)
+loaded = peak_mb()
+system = prompts.render("propose", user="Aisha")
+start = time.process_time()
+for i in (0, 1400, 2800):
+    llm.create_chat_completion(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": text[i:i + 1400]}],
+        response_format={"type": "json_object", "schema": PROPOSE_SCHEMA}, max_tokens=120, temperature=0.2)
+print(json.dumps({"setting": kw, "after_load_mb": round(loaded), "peak_mb": round(peak_mb()),
+                  "cpu_s_3_calls": round(time.process_time() - start, 1)}))
+'''
+
+SETTINGS = [
+    {"n_ctx": 2048, "n_batch": 256},  # gum's setting
+    {"n_ctx": 2048, "n_batch": 256, "flash_attn": True},
+    {"n_ctx": 2048, "n_batch": 128},
+    {"n_ctx": 2048, "n_batch": 128, "flash_attn": True},
+    {"n_ctx": 1536, "n_batch": 128, "flash_attn": True},
+]
+
+
+def main() -> None:
+    print(f"embedded model, one fresh process per setting, text from {TEXT}")
+    for setting in SETTINGS:
+        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(setting), str(TEXT)], capture_output=True,
+                             text=True, cwd=ROOT, env={**os.environ, "OMP_THREAD_LIMIT": "1"}, check=False)
+        row = json.loads(out.stdout) if out.returncode == 0 else {"setting": setting, "error": out.stderr[-300:]}
+        if "error" in row:
+            print(f"  {setting}: failed: {row['error']}")
+            continue
+        print(f"  {json.dumps(setting):<55} after load {row['after_load_mb']:>4} MB   peak {row['peak_mb']:>4} MB"
+              f"   3 calls {row['cpu_s_3_calls']:>5} CPU-s")
+
+
+if __name__ == "__main__":
+    main()
