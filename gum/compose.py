@@ -281,7 +281,7 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     in_app = bool(app) and _contains(words(app), words(span))
     on_site = _names_the_site(span, window, app)
     is_app = in_app or on_site
-    if in_app and relation != "uses" or on_site and relation == "works on":
+    if relation != "uses" and (in_app or on_site and relation not in ("booked", "bought")):
         relation, rel = "uses", RELATIONS["uses"]
     elif relation == "does" and re.search(r"[A-Z0-9._/-]", span):
         # An activity is a common noun ("kickboxing"); "does ledger-api" or "does Payment Confirmation" is

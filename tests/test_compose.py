@@ -186,6 +186,9 @@ def test_the_site_a_browser_title_names_after_the_page_is_used_not_worked_on():
     assert (made.text, made.kind) == ("Priya uses YouTube", "app")
     made, _ = compose("Priya", "Intro to Bouldering", "works on", "user", page, app="Chromium", window=title)
     assert made.text == "Priya is working on Intro to Bouldering"  # the page is what the user is on
+    chat = "#platform-team | Fernway | Chatter - Chromium"
+    made, _ = compose("Tomas", "Chatter", "interested in", "user", f"{chat}\nChatter", app="Chromium", window=chat)
+    assert made.text == "Tomas uses Chatter"  # from the live desk session: "is interested in Chatter"
     shop = "Checkout - Sakura Travel - Firefox"
     made, _ = compose("Ana", "Sakura Travel", "booked", "user", f"{shop}\nBooking confirmed", app="Firefox", window=shop)
     assert made.text == "Ana booked Sakura Travel"  # one books on a site
