@@ -14,7 +14,8 @@ check that catches up after sleep.
 
 The model is a good desktop citizen: its thread runs at low priority, on `active_threads` threads while the
 user is active and on all cores when they are idle or away, and while they are active it makes at most
-`model_calls_per_hour` calls an hour, most engaged activities first. Nothing is dropped: what waits, waits in
+`model_calls_per_hour` calls an hour, paced evenly through the hour (gum/pacing.py), most engaged activities
+first. Nothing is dropped: what waits, waits in
 the durable queue, and the status says how much and for how long.
 
 Status is truthful: `status()` reports each observer's health, whether the model is busy, the queue, the
@@ -40,6 +41,7 @@ import click
 
 from .config import Settings, load_settings
 from .errors import ConfigError, GumError
+from .pacing import Pace
 from .privacy import Exclusions, Redactor, remote_model
 from .records import Observation, iso, utcnow
 from .store import Store
@@ -93,8 +95,9 @@ class Agent:
 
         self.intake = Intake(self.store, redactor=self.redactor, exclusions=Exclusions(self.settings.exclude_windows),
                              paused=self.is_paused, mode=self.settings.intake, on_evidence=self._refresh)
-        # Model work, for the budget and the status: (monotonic time, calls) per processed observation.
+        # Model work for the status: (monotonic time, calls) per processed observation; the budget is the pace.
         self._calls: deque = deque()
+        self.pace = Pace(self.settings.model_calls_per_hour)
         self.engine_stats = {"calls": 0, "model_seconds": 0.0, "cpu_seconds": 0.0, "processed": 0}
         self.waiting_for: str | None = None  # why queued work is not being done now: "budget"
         self.started_at = utcnow()
@@ -194,9 +197,8 @@ class Agent:
         return sum(n for _, n in self._calls)
 
     def over_budget(self) -> bool:
-        """True while the user is active and the model has spent this hour's calls."""
-        budget = self.settings.model_calls_per_hour
-        return bool(budget) and self.user_active() and self.calls_last_hour() >= budget
+        """True while the user is active and the model has not yet earned its next call."""
+        return self.user_active() and not self.pace.allows()
 
     def process_due(self) -> bool:
         """True when the engine should run now: something waits and the budget allows it. (With the old
@@ -245,6 +247,7 @@ class Agent:
                 self.engine_stats[k] += v
             if delta["calls"]:
                 self._calls.append((time.monotonic(), delta["calls"]))
+                self.pace.spend(delta["calls"], active=self.user_active())
             st = self.engine_stats
             if st["processed"]:
                 self.store().set_state("pace", round(st["model_seconds"] / st["processed"], 2))
@@ -437,6 +440,7 @@ class Agent:
             "intake": {"mode": self.intake.mode, **self.intake.stats()},
             "engine": {**{k: round(v, 1) if isinstance(v, float) else v for k, v in self.engine_stats.items()},
                        "calls_last_hour": self.calls_last_hour(), "budget_per_hour": self.settings.model_calls_per_hour,
+                       "next_call_in_s": round(self.pace.wait_seconds(), 1) if self.user_active() else 0.0,
                        "user_active": self.user_active()},
             "redactions": self.redactor.report(),
             "last_error": self.last_error,

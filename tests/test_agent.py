@@ -63,21 +63,22 @@ def test_nothing_is_stored_while_paused_and_a_timed_pause_ends_by_itself():
     assert agent.store().counts()["observations"] == 1
 
 
-def test_the_engine_runs_as_soon_as_an_activity_waits_unless_the_active_users_hourly_budget_is_spent():
+def test_the_engine_runs_as_soon_as_an_activity_waits_unless_the_active_user_has_had_the_calls_earned_so_far():
     agent = make_agent(model_calls_per_hour=2)
     assert not agent.process_due()
     agent.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
     agent.intake.close_all()
     assert agent.process_due()
-    agent._calls.extend([(time.monotonic(), 1), (time.monotonic(), 1)])
+    agent.pace.spend(1, active=True)
     assert agent.process_due(), "the budget binds only while the user is at the computer"
     agent.activity.record("keys")
     assert not agent.process_due() and agent.waiting_for == "budget"
     status = agent.status()
     assert status["queue"]["pending"] == 1 and status["queue"]["waiting_for"] == "budget"
     assert status["queue"]["eta_seconds"] > 0
+    assert 1700 < status["engine"]["next_call_in_s"] <= 1800, "two calls an hour: the next one is earned in 30 min"
     unlimited = make_agent(model_calls_per_hour=0)
-    unlimited._calls.extend([(time.monotonic(), 100)])
+    unlimited.pace.spend(100, active=True)
     unlimited.activity.record("keys")
     unlimited.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
     unlimited.intake.close_all()

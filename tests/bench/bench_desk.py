@@ -314,6 +314,8 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
     else:
         drain_text = f"{drain_s / 60:.1f} min"
     rss_model = max(0.0, sample.get("peak_rss_mb", 0) - sample.get("rss_before_model_mb", 0))
+    # What the model did while the user was at work (the pace's business), apart from the drain afterwards.
+    eng_active = (end_status.get("after") or {}).get("engine") or {}
     report = {
         "session": {"minutes": round(session_s / 60, 1), "active_minutes": round(active_h * 60, 1),
                     "away_s": round(session.away_s), "steps": session.log,
@@ -324,6 +326,8 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
             "intake": intake_a, "engine": eng,
             "calls_per_active_hour": a_calls / active_h, "calls_source": a_calls_src,
             "model_cpu_min_per_active_hour": a_model_cpu / 60 / active_h, "model_cpu_source": a_cpu_src,
+            "calls_while_active_per_active_hour": eng_active.get("calls", 0) / active_h,
+            "model_cpu_min_while_active_per_active_hour": eng_active.get("cpu_seconds", 0.0) / 60 / active_h,
             "agent_cpu_share_session": (cpu1["after"] - cpu0["after"]) / session_s,
             "peak_rss_mb": after.peak_rss, "backlog_at_end": a_pending_end,
             "eta_seconds_at_end": ((end_status.get("after") or {}).get("queue") or {}).get("eta_seconds"),
@@ -337,6 +341,9 @@ def figures(args, session, session_s, after_drain_wait_s, drain_s, cpu0, cpu1, c
             "segments": intake_b.get("segments"), "queued": b_queued, "intake": intake_b,
             "calls_per_active_hour": b_calls / active_h,
             "model_cpu_min_per_active_hour": b_model_cpu / 60 / active_h,
+            # The old way had no budget: all of its work came while the user worked.
+            "calls_while_active_per_active_hour": b_calls / active_h,
+            "model_cpu_min_while_active_per_active_hour": b_model_cpu / 60 / active_h,
             "agent_cpu_share_session": observing_b / session_s,
             "agent_cpu_share_with_model": (observing_b + b_model_cpu) / session_s,
             "peak_rss_mb": before.peak_rss + rss_model, "peak_rss_observing_mb": before.peak_rss,
@@ -372,8 +379,12 @@ def print_report(r: dict) -> None:
         ("observations stored", a["observations"], b["observations"]),
         ("segments", a["segments"], b["segments"]),
         ("queued for the model", a["queued"], b["queued"]),
-        ("model calls / active hour", a["calls_per_active_hour"], b["calls_per_active_hour"]),
-        ("model CPU-min / active hour", a["model_cpu_min_per_active_hour"], b["model_cpu_min_per_active_hour"]),
+        ("model calls while active / active h", a["calls_while_active_per_active_hour"],
+         b["calls_while_active_per_active_hour"]),
+        ("model CPU-min while active / active h", a["model_cpu_min_while_active_per_active_hour"],
+         b["model_cpu_min_while_active_per_active_hour"]),
+        ("model calls in all / active hour", a["calls_per_active_hour"], b["calls_per_active_hour"]),
+        ("model CPU-min in all / active hour", a["model_cpu_min_per_active_hour"], b["model_cpu_min_per_active_hour"]),
         ("agent CPU, % of a core (session)*", 100 * a["agent_cpu_share_session"],
          100 * b["agent_cpu_share_with_model"]),
         ("peak RSS, MB", a["peak_rss_mb"], b["peak_rss_mb"]),
@@ -383,9 +394,9 @@ def print_report(r: dict) -> None:
         ("OCR ms / capture (mean)", a["ocr_ms"]["mean"], b["ocr_ms"]["mean"]),
         ("observer restarts", a["restarts"], b["restarts"]),
     ]
-    print(f"{'':36} {'after (segments)':>17} {'before (captures)':>18} {'after/before':>13}")
+    print(f"{'':38} {'after (segments)':>17} {'before (captures)':>18} {'after/before':>13}")
     for name, x, y in rows:
-        print(f"{name:36} {_fmt(x):>17} {_fmt(y):>18} {_ratio(x, y):>13}")
+        print(f"{name:38} {_fmt(x):>17} {_fmt(y):>18} {_ratio(x, y):>13}")
     print("* before: observing measured + the model work it queued (est.); over 200% = more than two cores")
     print(f"\nafter: drain {a['drain']}; calls: {a['calls_source']}; model CPU: {a['model_cpu_source']}")
     print(f"after: {a['processed']} processed, propositions {a['propositions']}, by observer {a['by_observer']}")
