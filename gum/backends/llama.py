@@ -50,7 +50,9 @@ class LlamaCppModel:
                 if not self.path.exists():
                     raise ModelError(f"model file {self.path} does not exist")
                 try:
-                    from llama_cpp import Llama
+                    from .sampling import lazy_grammar_llama
+
+                    Llama = lazy_grammar_llama()
                 except ImportError as exc:
                     raise ModelError(
                         "llama-cpp-python is not installed: run packaging/install.sh (it builds the portable "
