@@ -24,8 +24,11 @@ def ocr_image(image, *, lang: str = "eng") -> str:
     """The text tesseract reads in a PIL image, whitespace tidied."""
     import pytesseract
 
-    # Measured: a dense 1080p frame takes ~9.5 s with OpenMP threads and ~4.7 s with one.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    # Measured: a dense 1080p frame takes ~9.5 s with OpenMP threads and ~4.7 s with one. The limit goes to
+    # tesseract only: set in this process's environment it would also cap the model's threads here
+    # (llama.cpp's OpenMP reads it when it loads), and the model would never use the cores it is given when
+    # the user is away. pytesseract hands its module's `environ` to the tesseract it starts.
+    pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
     try:
         text = pytesseract.image_to_string(image, lang=lang, config="--psm 3")
     except pytesseract.TesseractNotFoundError as exc:

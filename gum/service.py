@@ -30,9 +30,9 @@ Type=simple
 ExecStart={exec_start}
 {environment}Restart=on-failure
 RestartSec=10
-# What the user is doing comes first: OCR and the model get the CPU when it is idle.
+# What the user is doing comes first: OCR and the model get the CPU when it is idle. (OCR runs on one
+# thread by itself: OMP_THREAD_LIMIT here would hold the model to one thread too.)
 Nice=10
-Environment=OMP_THREAD_LIMIT=1
 
 [Install]
 WantedBy=graphical-session.target

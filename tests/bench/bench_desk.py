@@ -125,6 +125,7 @@ def run_sample(before: ds.AgentProcess, work: Path, k: int) -> dict:
                 chunk = drop[n:n + 500]
                 store.db.execute(f"DELETE FROM queue WHERE observation_id IN ({','.join('?' * len(chunk))})", chunk)
     env = {k2: v for k2, v in os.environ.items() if not k2.startswith("GUM_")}
+    # One model thread: the old way read each capture as it came, while the user was at work (active_threads).
     env.update(copy.env, **{k2: str(v) for k2, v in before.env_extra.items()}, OMP_THREAD_LIMIT="1")
     out = subprocess.run([sys.executable, __file__, "--sample-worker", str(k)], env=env, capture_output=True,
                          text=True, check=False)

@@ -515,7 +515,9 @@ class AgentProcess:
         with os.fdopen(fd, "w") as fh:
             fh.write(self.token + "\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUM_")}
-        env.update(self.env, DISPLAY=self.display, GUM_TRAY_TOKEN_FILE=str(token_file), OMP_THREAD_LIMIT="1")
+        # No OMP_THREAD_LIMIT: gum gives tesseract one thread itself, and the model its own count (as installed).
+        env.pop("OMP_THREAD_LIMIT", None)
+        env.update(self.env, DISPLAY=self.display, GUM_TRAY_TOKEN_FILE=str(token_file))
         env.pop("WAYLAND_DISPLAY", None)
         gum = Path(sys.executable).with_name("gum")
         argv = [str(gum), "start"] if gum.exists() else [sys.executable, "-m", "gum.cli", "start"]
