@@ -78,7 +78,9 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           "feed", "jobs", "parts", "library", "schedule", "school", "explore", "profile", "account", "notifications",
           "messages", "browse", "discover", "recent", "favorites", "favourites",
           # a document's headings and a listing's counters: "is learning Summary", "total 16"
-          "summary", "introduction", "conclusion", "contents", "results", "total", "step", "part"}
+          "summary", "introduction", "conclusion", "contents", "results", "total", "step", "part",
+          # a reference manager's or a media library's folders: "is working on Collection"
+          "collection", "collections", "folder", "folders"}
 # A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
 _CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
 # A time or a day: "5 pm", "10:30", "Thursday".
@@ -114,6 +116,16 @@ _GARBLED = re.compile(r"(?<![A-Za-z])[A-Z]{2}[a-z]{4,}")
 # Bakery LLC".
 _COMPANY = {"inc", "llc", "ltd", "gmbh", "corp", "corporation", "robotics", "labs", "technologies", "bakery",
             "hospital", "university", "school", "college", "bank", "restaurant", "cafe"}
+# A greeting or a thanks starts a line of a message, not a thing: "is working on Thanks Tom", "uses Hi Dr.
+# Okafor, thanks".
+_GREETINGS = {"hi", "hello", "hey", "thanks", "thank", "dear", "cheers", "regards", "congrats", "congratulations"}
+# Someone's event or thing ("Lucia's quinceanera"), an edition with its year ("Spring Fair 2026", "Receipts Q1
+# 2026"), a feature or an activity ("GPS tracking"): not a tool one uses.
+_POSSESSIVE_THING = re.compile(r"\w['’]s [a-z]")
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+# A person the evidence addresses or names as one: "From: Helen Park", "To: ...", "Dr. Okafor". (Not "with":
+# one books with a travel agency.)
+_PERSON_BEFORE = r"(?:\b(?:from|to|cc|bcc):\s*|\b(?:dr|mr|mrs|ms|prof)\.?\s+)"
 # Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
 # with Jonas"): a product or a tool is seldom named with them.
 _PHRASE_WORDS = {"to", "with", "at", "of", "and", "a", "an", "the", "from", "in", "on"}
@@ -190,6 +202,8 @@ def refuse_reason(span: str, user: str, evidence: str) -> str | None:
         return "span is a clause, not a thing"
     if _TIME.match(span) or all(_DATE_WORDS.fullmatch(w) for w in re.findall(r"[^\s,]+|,", span)):
         return "span is a time or a day"
+    if toks[0] in _GREETINGS:
+        return "span is speech (a greeting or thanks)"
     if toks[0] in _COMMANDS and len(toks) <= 3:
         return "span is a menu item or a button"
     if _STATUS & set(toks):
@@ -297,6 +311,14 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, f"{span!r} is a company or a place, not a tool {user} uses"
     if relation == "uses" and not is_app and _PHRASE_WORDS & set(words(span)[1:]):
         return None, f"{span!r} reads as a title or an event, not a tool {user} uses"
+    if relation == "uses" and not is_app:
+        last = span.split()[-1]
+        if _POSSESSIVE_THING.search(span) or _YEAR.search(span):
+            return None, f"{span!r} is an event, an edition or someone's thing, not a tool {user} uses"
+        if last.islower() and last.endswith("ing") and len(last) > 4:
+            return None, f"{span!r} is an activity or a feature, not a tool {user} uses"
+        if re.search(_PERSON_BEFORE + re.escape(span) + r"\b", evidence, re.IGNORECASE):
+            return None, f"{span!r} is a person, not a tool {user} uses"
     if relation == "is learning" and (len(span.split()) >= 2 and all(w[:1].isupper() for w in span.split())
                                       or "from" in words(span)):
         return None, f"{span!r} is a name or a title, not a skill {user} is learning"

@@ -6,17 +6,11 @@ each propose candidates among the active propositions in the window:
   - dense: the cosine between the question's and each proposition's all-MiniLM-L6-v2 embedding (gum.vectors).
 Their ranks are fused by reciprocal rank fusion, and the fused relevance goes to ranking.rank (x recency x
 confidence, then MMR). Without the embedding model installed, BM25 alone ranks.
-
-The question's embedding is half of a query's time (~7 ms of ~14 at 100k propositions), and llama.cpp
-releases the GIL while it computes: it runs on a worker thread while the lexical terms are chosen, BM25 runs
-and the vector index is brought up to date here.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -49,8 +43,6 @@ COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_ROWS = 200
 # At most this many matching rows (summed over the lexical terms) for one BM25 query: see lexical_terms.
 POSTINGS_BUDGET = 1500
-# Embed the question on a worker thread while BM25 runs (False: one after the other, for the benchmark).
-EMBED_AHEAD = True
 
 
 @dataclass
@@ -185,7 +177,6 @@ def query(
             trace.explain[p.id] = Explanation(recency=recency(p, now), confidence=p.confidence / 10, score=p.score)
         trace.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return results
-    ahead = _embed_ahead(q.dense) if dense and q.dense.strip() and EMBED_AHEAD else None
     terms = lexical_terms(store, q.terms, store.size_estimate())
     trace.bm25_terms = terms
     t1 = time.perf_counter()
@@ -196,7 +187,7 @@ def query(
     semantic: list[tuple[Proposition, float]] = []
     qvec = idx = None
     if dense and q.dense.strip():
-        semantic, qvec, idx = _dense(store, q.dense, since, until, trace, {p.id: p for p, _ in lexical}, ahead)
+        semantic, qvec, idx = _dense(store, q.dense, since, until, trace, {p.id: p for p, _ in lexical})
     trace.dense_used = qvec is not None
     t3 = time.perf_counter()
     props: dict[int, Proposition] = {}
@@ -249,37 +240,11 @@ def fuse(parts: dict[int, Explanation]) -> dict[int, float]:
     return {pid: (r / top) ** RELEVANCE_POWER for pid, r in raw.items() if r > 0}
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _embed_ahead(text: str) -> Future | None:
-    """The question's vector, computed on the worker thread (None without the embedding model)."""
-    global _pool
-    from . import embeddings
-
-    enc = embeddings.try_encoder()
-    if enc is None:
-        return None
-    with _pool_lock:
-        if _pool is None:
-            # One worker: the encoder runs one text at a time anyway (its lock).
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gum-embed")
-
-    def timed():
-        t = time.perf_counter()
-        vec = enc.encode_query(text)
-        return vec, (time.perf_counter() - t) * 1000
-
-    return _pool.submit(timed)
-
-
-def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict[int, Proposition],
-           ahead: Future | None = None):
+def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict[int, Proposition]):
     """The propositions nearest to `text` by embedding, among the active ones in the window (with their
     cosines), the question's vector and the index; ([], None, None) without the embedding model.
 
-    `known`: propositions already read (BM25's), not read again; `ahead`: the question's vector on its way.
+    `known`: propositions already read (BM25's), not read again.
     """
     from . import embeddings
 
@@ -292,12 +257,7 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict
     idx = vectors.index_for(store)
     idx.refresh(store)
     t1 = time.perf_counter()
-    if ahead is not None:
-        qvec, embed_ms = ahead.result()
-        trace.timings["embed_wait_ms"] = (time.perf_counter() - t1) * 1000
-    else:
-        qvec = enc.encode_query(text)
-        embed_ms = (time.perf_counter() - t1) * 1000
+    qvec = enc.encode_query(text)
     t2 = time.perf_counter()
     among = None
     if since is not None or until is not None:
@@ -321,7 +281,7 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict
     out = [(found[pid], c) for pid, c in hits if pid in found]
     t4 = time.perf_counter()
     trace.timings["dense_sync_ms"] = (t1 - t0) * 1000
-    trace.timings["embed_ms"] = embed_ms  # its own time, whether or not it overlapped BM25
+    trace.timings["embed_ms"] = (t2 - t1) * 1000
     trace.timings["dense_search_ms"] = (t3 - t2) * 1000
     trace.timings["dense_fetch_ms"] = (t4 - t3) * 1000
     return out, qvec, idx

@@ -200,3 +200,31 @@ def test_names_with_inner_capitals_numbers_or_a_company_one_applies_to_still_com
         assert compose("Tomas", span, "uses", "user", screen)[0] is not None, span
     assert compose("Tomas", "Chapter 4", "works on", "user", screen)[0] is not None
     assert compose("Tomas", "Kestrel Robotics", "applied to", "user", screen)[0].text == "Tomas applied to Kestrel Robotics"
+
+
+# What a reader marked junk in the full eval at d040a99: a person, someone's event, an edition, a feature or a
+# line of a message as the thing.
+MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quinceanera\nSpring Fair 2026\n"
+            "Abus SmartX with GPS tracking\nThanks Tom, see you Friday\nHi Dr. Okafor, thanks\nMy Library > Collection\n"
+            "Booked with Sakura Travel Agency\nOffice: Outlook")
+
+
+@pytest.mark.parametrize("span, relation, reason", [
+    ("Helen Park", "uses", "a person"),
+    ("Lucia's quinceanera", "uses", "someone's thing"),
+    ("Spring Fair 2026", "uses", "an edition"),
+    ("GPS tracking", "uses", "a feature"),
+    ("Thanks Tom", "works on", "a greeting or thanks"),
+    ("Hi Dr. Okafor", "uses", "a greeting or thanks"),
+    ("Collection", "works on", "nothing in particular"),
+])
+def test_a_person_an_event_an_edition_a_feature_or_a_greeting_is_not_a_tool_or_a_project(span, relation, reason):
+    made, why = compose("Omar", span, relation, "user", MESSAGES, app="Thunderbird")
+    assert made is None and reason in why, (made, why)
+
+
+def test_what_one_books_with_an_event_one_plans_and_a_tool_in_a_message_still_compose():
+    assert compose("Ana", "Sakura Travel Agency", "uses", "user", MESSAGES)[0].text == "Ana uses Sakura Travel Agency"
+    assert compose("Tom", "Spring Fair 2026", "works on", "user", MESSAGES)[0] is not None
+    assert compose("Omar", "Helen Park", "works with", "user", MESSAGES)[0].text == "Omar works with Helen Park"
+    assert compose("Omar", "Outlook", "uses", "user", MESSAGES)[0].text == "Omar uses Outlook"

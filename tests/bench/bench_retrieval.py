@@ -101,9 +101,6 @@ def forget_questions() -> None:
 
 
 def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
-    """Each question cold both ways, in alternating order: the embedding on a worker thread while BM25 runs
-    (gum's way) and one after the other (the way before it)."""
-    from gum import search
     from gum.search import QueryTrace, query
 
     rng = random.Random(7)
@@ -111,29 +108,18 @@ def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
     t = time.perf_counter()
     query(store, asked[0], limit=10)  # loads the vector index and the encoder: reported apart
     first = (time.perf_counter() - t) * 1000
-    lat, emb, dense, bm25, warm, serial = [], [], [], [], [], []
-    cpu = 0.0
-    ahead = hasattr(search, "EMBED_AHEAD")  # not in gum before it (the bench also times older trees)
-    for i, q in enumerate(asked):
-        for overlap in ((True, False) if i % 2 == 0 else (False, True)) if ahead else (True,):
-            if ahead:
-                search.EMBED_AHEAD = overlap
-            forget_questions()
-            tr = QueryTrace()
-            c, t = time.process_time(), time.perf_counter()
-            query(store, q, limit=10, trace=tr)
-            ms = (time.perf_counter() - t) * 1000
-            if not overlap:
-                serial.append(ms)
-                continue
-            cpu += time.process_time() - c
-            lat.append(ms)
-            emb.append(tr.timings.get("embed_ms", 0.0))
-            dense.append(tr.timings.get("dense_search_ms", 0.0) + tr.timings.get("dense_fetch_ms", 0.0))
-            bm25.append(tr.timings.get("bm25_ms", 0.0))
-    if ahead:
-        search.EMBED_AHEAD = True
-    cpu = cpu / len(asked) * 1000
+    cpu0 = time.process_time()
+    lat, emb, dense, bm25, warm = [], [], [], [], []
+    for q in asked:
+        forget_questions()
+        tr = QueryTrace()
+        t = time.perf_counter()
+        query(store, q, limit=10, trace=tr)
+        lat.append((time.perf_counter() - t) * 1000)
+        emb.append(tr.timings.get("embed_ms", 0.0))
+        dense.append(tr.timings.get("dense_search_ms", 0.0) + tr.timings.get("dense_fetch_ms", 0.0))
+        bm25.append(tr.timings.get("bm25_ms", 0.0))
+    cpu = (time.process_time() - cpu0) / len(asked) * 1000
     for q in asked:
         query(store, q, limit=10)  # its vector is remembered now
         t = time.perf_counter()
@@ -149,8 +135,7 @@ def bench_search(store, qs: list[str], n_queries: int, profile: bool) -> dict:
             query(store, q, limit=10)
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    return {"first_ms": first, "lat": lat, "embed": emb, "dense": dense, "bm25": bm25, "cpu_ms": cpu, "warm": warm,
-            "serial": serial}
+    return {"first_ms": first, "lat": lat, "embed": emb, "dense": dense, "bm25": bm25, "cpu_ms": cpu, "warm": warm}
 
 
 def line(name: str, values: list[float]) -> str:
@@ -225,10 +210,6 @@ def main() -> None:
         cpu = r["cpu_ms"]
         print(f"{n:>9,} propositions (filled in {fill_s:.0f} s; first query {r['first_ms']:.0f} ms, loads the index)")
         print("  " + line("gum.search.query cold", r["lat"]) + f"   ({cpu:.1f} ms CPU a query)")
-        if r["serial"]:
-            ratio = percentile(r["serial"], 0.95) / percentile(r["lat"], 0.95)
-            print("  " + line("  the same, serial    ", r["serial"])
-                  + f"   (embedding after BM25, as before; p95 {ratio:.2f}x gum's)")
         print("  " + line("gum.search.query warm", r["warm"]) + "   (the question's vector remembered)")
         print("  " + line("  of which embedding ", r["embed"]))
         print("  " + line("  dense search+fetch ", r["dense"]))
