@@ -344,3 +344,82 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     subject = user[:1].upper() + user[1:]
     text = rel.template.format(user=subject, what=obj)
     return Composed(text=text, relation=relation, kind=kind, span=span, decay=rel.decay, line=line[:160]), ""
+
+
+# -- the document the user typed in --------------------------------------------------------------------------
+# What a person works on is, most of the time, what they type in: the window title names the document, the
+# app (or the site, in a browser) the tool: "Spring Fair Flyer - Canva - Chromium" while 140 keys went in.
+# The model seldom says so (it picks one thing an observation, most often the app), and the facts a reader
+# expects are of this shape: a thing and the tool it is made in. So gum writes that one itself, from the title.
+
+_TITLE_SEP = re.compile(r"\s+[-–—|·•]\s+")
+_BROWSERS = {"chrome", "chromium", "firefox", "safari", "edge", "brave", "opera", "vivaldi", "browser", "esr",
+             "google-chrome", "mozilla"}
+# Not documents: a mail's subject line, a conversation, a shell prompt.
+_MAIL_TITLE = re.compile(r"^(?:re|fwd?|aw|tr|sv)\s*:|\b(?:inbox|compose|new message|draft|drafts|sent mail)\b",
+                         re.IGNORECASE)
+_NOT_DOCUMENT_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "whatsapp", "slack", "discord",
+                      "signal", "telegram", "teams", "messages", "messenger", "element", "zoom", "xterm", "terminal",
+                      "alacritty", "kitty", "konsole", "gnome-terminal", "terminator", "tilix", "wezterm", "iterm2"}
+MIN_DOCUMENT_KEYS = 20  # keys typed in the window: fewer is a search box or a shortcut, not work on it
+
+
+def _is_browser(name: str) -> bool:
+    return bool(set(words(name)) & _BROWSERS) or name.lower() in ("google chrome",)
+
+
+def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
+    """(the document, the tool) a window title names, or None when it names no document.
+
+    "Spring Fair 2026 - Volunteer Sign-up" in "Google Sheets - Firefox" -> ("Spring Fair 2026 (Volunteer
+    Sign-up)", "Google Sheets"); "Spring Fair Flyer - Canva - Chromium" in "Chromium" -> ("Spring Fair Flyer",
+    "Canva"); a title naming a subject line, a chat, a shell prompt or nothing but the app -> None.
+    """
+    from .segments import start_page, strip_title
+
+    if not window or start_page(window) or _MAIL_TITLE.search(window):
+        return None
+    app_parts = [p for p in _TITLE_SEP.split(" ".join(app.split())) if p]
+    tool = app_parts[0] if app_parts else ""
+    if set(words(tool)) & _NOT_DOCUMENT_APPS:
+        return None
+    title = re.sub(r"\s*\[[^\]]*\]", "", strip_title(window))  # "Northern Lights [Northern Lights.als]"
+    parts = [p.strip() for p in _TITLE_SEP.split(title) if p.strip()]
+    app_words = set(words(app)) | _BROWSERS
+    while parts and words(parts[-1])[:1] and words(parts[-1])[0] in app_words:
+        parts.pop()  # "... - Google Docs", "... - Webflow Designer", "... - Ableton Live 12 Suite"
+    if _is_browser(tool) or not tool:
+        if len(parts) < 2:
+            return None  # a page with no site named: which tool is unknown
+        tool = parts.pop()  # the site, named last: "... - Canva"
+    name = set(words(user)) - {"the", "user"}
+
+    def the_user(part: str) -> bool:  # "Lena Fischer - Resume (UX)": the user's name, not the document
+        ws = part.split()
+        return bool(name & set(words(part))) and len(ws) <= 3 and all(w[:1].isupper() for w in ws)
+
+    parts = [p for p in parts if not the_user(p)]
+    if not parts or set(words(tool)) & _NOT_DOCUMENT_APPS or parts[0][:1] in "#@":
+        return None  # a channel or a handle: a conversation
+    if len(parts) == 1 and ": " in parts[0]:
+        parts = [x.strip() for x in parts[0].split(": ", 1)]  # "Training plan: Half Marathon"
+    extra = parts[1] if len(parts) > 1 and "(" not in parts[1] and ": " not in parts[1] else ""
+    doc = f"{parts[0]} ({extra})" if extra else parts[0]
+    toks = words(doc)
+    if (not toks or len(toks) > 10 or len(doc) > 80 or re.search(r"[@~]|://|^/|:\s", doc) or toks[0] in _COMMANDS
+            or not set(toks) - _DETERMINERS - _VAGUE
+            or all(_DATE_WORDS.fullmatch(w) for w in re.findall(r"[^\s,]+|,", parts[0]))
+            or _GARBLED.search(doc) or set(toks) <= set(words(tool)) or _STATUS & set(toks)):
+        return None
+    return doc, tool
+
+
+def compose_document(user: str, window: str, app: str) -> Composed | None:
+    """`user` is working on the document `window` names in its tool, or None (see document_of)."""
+    found = document_of(window, app, user)
+    if found is None:
+        return None
+    doc, tool = found
+    subject = user[:1].upper() + user[1:]
+    return Composed(text=f"{subject} is working on {doc} in {tool}", relation="works on", kind="document", span=doc,
+                    decay=RELATIONS["works on"].decay, line=window[:160])

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import RELATIONS, WHO, compose
+from .compose import MIN_DOCUMENT_KEYS, RELATIONS, WHO, compose, compose_document
 from .confidence import Evidence, confidence
 from .engagement import (
     INPUT_WINDOW,
@@ -658,7 +658,8 @@ class Engine:
         obs, text = reading.obs, reading.text
         usage = summary.usage
         actions: list[Action] = []
-        for p in proposals:
+        typed = self.document_typed_in(reading)
+        for p in [*proposals, *([typed] if typed else [])]:
             act = self.decide(p, usage, actions)
             if act.kind in ("create", "revise", "attach"):
                 # Only new or changed claims pay for the model check; evidence for a known claim gets the
@@ -677,6 +678,19 @@ class Engine:
         summary.observations += 1
         if reading.meta.get("injection"):
             summary.injections += 1
+
+    def document_typed_in(self, reading: Reading) -> Proposal | None:
+        """"<user> is working on <document> in <tool>" when the user typed in a window whose title names a
+        document (gum/compose.py compose_document): written here, not by the model, which seldom says it."""
+        obs, eng = reading.obs, reading.eng
+        if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
+                or eng.keys < MIN_DOCUMENT_KEYS or eng.weight < NO_CLAIM_WEIGHT):
+            return None
+        made = compose_document(self.user, obs.window, obs.app)
+        if made is None:
+            return None
+        return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',
+                        decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
 
     def process_observation(self, obs: Observation, summary: Summary) -> None:
         """Read and conclude `obs` on its own."""

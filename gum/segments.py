@@ -35,8 +35,8 @@ _COUNTER = re.compile(r"\s*[(\[]\d+(?: new| unread)?[)\]]\s*", re.IGNORECASE)
 _UNSAVED = re.compile(r"^\s*[*\u25cf\u2022]\s*|\s*[*\u25cf\u2022]\s*$")
 
 
-def normalize_title(title: str) -> str:
-    """A window title reduced to the document it names: no app suffix, counter or unsaved mark."""
+def strip_title(title: str) -> str:
+    """A window title without its app suffix, counters and unsaved marks, in its own case."""
     t = " ".join((title or "").split())
     for _ in range(3):  # "(2) *notes.txt - Mousepad": each rule may uncover another
         before = t
@@ -45,7 +45,12 @@ def normalize_title(title: str) -> str:
         t = _UNSAVED.sub("", t).strip()
         if t == before:
             break
-    return t.lower()
+    return t
+
+
+def normalize_title(title: str) -> str:
+    """A window title reduced to the document it names: no app suffix, counter or unsaved mark."""
+    return strip_title(title).lower()
 
 
 # Titles a window has for a moment while it loads or before it has a document: not an activity of their own.

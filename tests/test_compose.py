@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gum.chat import user_turns
-from gum.compose import RELATIONS, compose
+from gum.compose import RELATIONS, compose, compose_document
 from gum.wellformed import problems
 
 SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot refund $412.50\nSofia Lindqvist"
@@ -228,3 +228,35 @@ def test_what_one_books_with_an_event_one_plans_and_a_tool_in_a_message_still_co
     assert compose("Tom", "Spring Fair 2026", "works on", "user", MESSAGES)[0] is not None
     assert compose("Omar", "Helen Park", "works with", "user", MESSAGES)[0].text == "Omar works with Helen Park"
     assert compose("Omar", "Outlook", "uses", "user", MESSAGES)[0].text == "Omar uses Outlook"
+
+
+@pytest.mark.parametrize("window, app, user, sentence", [
+    ("Spring Fair 2026 - Volunteer Sign-up", "Google Sheets - Firefox", "Tom",
+     "Tom is working on Spring Fair 2026 (Volunteer Sign-up) in Google Sheets"),
+    ("Spring Fair Flyer - Canva - Chromium", "Chromium", "Tom", "Tom is working on Spring Fair Flyer in Canva"),
+    ("*postmortem-checkout-rate-limit.md - Mousepad", "Mousepad", "Tomas",
+     "Tomas is working on postmortem-checkout-rate-limit.md in Mousepad"),
+    ("Lena Fischer - Resume (UX) - Google Docs", "Google Docs - Chrome", "Lena",
+     "Lena is working on Resume (UX) in Google Docs"),
+    ("Northern Lights [Northern Lights.als] - Ableton Live 12 Suite", "Ableton Live 12", "Sam",
+     "Sam is working on Northern Lights in Ableton Live 12"),
+    ("Training plan: Half Marathon - Strava", "Strava", "Omar", "Omar is working on Training plan (Half Marathon) in Strava"),
+])
+def test_a_window_typed_in_names_the_document_and_the_tool_it_is_made_in(window, app, user, sentence):
+    made = compose_document(user, window, app)
+    assert made.text == sentence and problems(made.text, user) == []
+
+
+@pytest.mark.parametrize("window, app", [
+    ("Re: Spring Fair planning - Inbox", "Gmail - Firefox"),  # a subject line
+    ("Maplewood Class 2B parents", "WhatsApp"),  # a conversation
+    ("#platform-team | Fernway | Chatter - Chromium", "Chromium"),
+    ("arjun@devbox: ~/src/ledger-api", "Alacritty"),  # a shell prompt
+    ("New Tab - Chromium", "Chromium"),
+    ("Intro to rate limiting - Chromium", "Chromium"),  # a page, and no site to say which tool
+    ("April 2026 - Calendar", "Google Calendar - Chrome"),  # a date
+    ("Untitled document - Google Docs", "Google Docs - Chrome"),
+    ("Edit album: Quiet Harbour - Bandcamp", "Bandcamp - Chrome"),  # a form's command
+])
+def test_a_subject_line_a_chat_a_prompt_a_start_page_or_a_heading_names_no_document(window, app):
+    assert compose_document("Tom", window, app) is None

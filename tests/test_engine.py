@@ -421,3 +421,38 @@ def test_a_browsers_new_tab_page_is_evidence_but_no_model_call(store):
     Engine(store, model, user_name="Tomas", pack_most=1).run()
     assert model.history == [] and store.propositions() == []
     assert store.pending(10) == []  # read and done, not left in the queue
+
+
+NOTHING = fact("Tom", "uses")  # the user's own name: a slot refused, so the model adds nothing
+
+
+def typed(store, window, app, keys, text="Spring Fair Flyer\nMAPLEWOOD ELEMENTARY SPRING FAIR", minute=1):
+    store.add_observation(Observation("screen", text, app=app, window=window,
+                                      ts=datetime(2026, 3, 2, 9, minute, tzinfo=timezone.utc),
+                                      meta={"engagement": {"keys": keys, "dwell_s": 600}}))
+
+
+def test_the_document_the_user_typed_in_is_a_proposition_even_when_the_model_names_only_the_app(store):
+    typed(store, "Spring Fair Flyer - Canva - Chromium", "Chromium", keys=140)
+    summary = Engine(store, ScriptedModel([fact("Canva", "uses")]), user_name="Tom", pack_most=1).run()
+    assert summary.created == 2
+    texts = {p.text: p for p in store.propositions()}
+    assert set(texts) == {"Tom uses Canva", "Tom is working on Spring Fair Flyer in Canva"}
+    assert texts["Tom is working on Spring Fair Flyer in Canva"].confidence_detail["kind"] == "document"
+
+
+def test_a_glance_a_mail_or_a_terminal_names_no_document(store):
+    typed(store, "Spring Fair Flyer - Canva - Chromium", "Chromium", keys=0, minute=1)  # read, not typed in
+    typed(store, "Re: Spring Fair planning - Inbox", "Gmail - Firefox", keys=230, minute=2)
+    typed(store, "tom@laptop: ~/fair", "xterm", keys=300, minute=3)
+    summary = Engine(store, ScriptedModel(default=NOTHING), user_name="Tom", pack_most=1).run()
+    assert summary.failed == 0 and store.propositions() == []
+
+
+def test_typing_in_the_same_document_again_adds_evidence_to_it(store):
+    typed(store, "Spring Fair Flyer - Canva - Chromium", "Chromium", keys=140, minute=1)
+    typed(store, "Spring Fair Flyer - Canva - Chromium", "Chromium", keys=90, minute=40,
+          text="Spring Fair Flyer\nBouncy castle * Bake sale")
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Tom", pack_most=1).run()
+    [prop] = store.propositions()
+    assert prop.text == "Tom is working on Spring Fair Flyer in Canva" and len(store.evidence(prop.id)) == 2
