@@ -95,7 +95,8 @@ _DATE_WORDS = re.compile(
 # A menu item or button starts with what it does ("Export Audio/Video", "Edit album"). Not "new": New York.
 _COMMANDS = {"export", "import", "save", "open", "edit", "add", "create", "delete", "share", "print", "download",
              "upload", "sign", "log", "send", "reply", "forward", "insert", "format", "close", "undo", "redo", "copy",
-             "paste", "rename", "move", "archive", "compose", "select", "show", "hide", "sort", "filter"}
+             "paste", "rename", "move", "archive", "compose", "select", "show", "hide", "sort", "filter",
+             "request"}  # "Request Swap" is the form's button, not what the user works on
 # A notification or status line: "Calendar event updated", "Visited in Firefox", "Recurring calendar event".
 _STATUS = {"updated", "visited", "recurring", "cancelled", "canceled", "created", "deleted", "saved", "loading",
            "modified", "edited", "received", "pending", "synced", "event"}

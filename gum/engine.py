@@ -178,6 +178,12 @@ def propose_schema(observations: int) -> dict:
             "required": ["observations"]}
 
 
+def _used_app(obs: Observation) -> str:
+    """The app the user was in when `obs` was made: none for a calendar or a notification, whose "app" is
+    where gum read it ("Tomás uses calendar" from a calendar event)."""
+    return "" if obs.observer in ("calendar", "notifications") else obs.app
+
+
 def _no_claim_source(obs: Observation) -> bool:
     """Input activity and empty observations: done without a model call."""
     return is_input(obs) or not obs.text.strip()
@@ -431,7 +437,7 @@ class Engine:
             made, why, where = None, "", i
             for j in [i, *(j for j in range(len(readings)) if j != i)]:
                 made, why1 = compose(self.user, slot.what, slot.relation, slot.who, evidence[j],
-                                     app=readings[j].obs.app, window=readings[j].obs.window)
+                                     app=_used_app(readings[j].obs), window=readings[j].obs.window)
                 why = why or why1
                 if made is not None:
                     where = j

@@ -257,6 +257,7 @@ def test_a_window_typed_in_names_the_document_and_the_tool_it_is_made_in(window,
     ("April 2026 - Calendar", "Google Calendar - Chrome"),  # a date
     ("Untitled document - Google Docs", "Google Docs - Chrome"),
     ("Edit album: Quiet Harbour - Bandcamp", "Bandcamp - Chrome"),  # a form's command
+    ("Request Swap - ShiftWizard", "ShiftWizard - Chrome"),
 ])
 def test_a_subject_line_a_chat_a_prompt_a_start_page_or_a_heading_names_no_document(window, app):
     assert compose_document("Tom", window, app) is None

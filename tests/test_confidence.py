@@ -128,4 +128,5 @@ def test_a_kind_of_proposition_the_model_gets_wrong_more_often_than_right_stays_
     project, _ = confidence(Evidence(weights=[1.0], apps=1, days=1, kind="project"))
     twice, _ = confidence(Evidence(weights=[1.0, 1.5], apps=1, days=2, kind="project"))
     by_hand, _ = confidence(Evidence(weights=[1.0], apps=1, days=1))
-    assert (app, tool, project, twice, by_hand) == (7, 4, 2, 5, 7)
+    typed_in, _ = confidence(Evidence(weights=[1.5], apps=1, days=1, kind="document"))
+    assert (app, tool, project, twice, by_hand, typed_in) == (7, 6, 2, 5, 7, 7)

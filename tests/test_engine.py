@@ -456,3 +456,10 @@ def test_typing_in_the_same_document_again_adds_evidence_to_it(store):
     Engine(store, ScriptedModel(default=NOTHING), user_name="Tom", pack_most=1).run()
     [prop] = store.propositions()
     assert prop.text == "Tom is working on Spring Fair Flyer in Canva" and len(store.evidence(prop.id)) == 2
+
+
+def test_the_calendar_gum_reads_events_from_is_not_an_app_the_user_uses(store):
+    store.add_observation(Observation("calendar", "Calendar event: KubeCon EU talk rehearsal\nWhen: Thu 4 Jun 2026",
+                                      app="Calendar", window="Work", ts=datetime(2026, 6, 1, 7, 55, tzinfo=timezone.utc)))
+    summary = Engine(store, ScriptedModel([fact("calendar", "uses")]), user_name="Tomás", pack_most=1).run()
+    assert summary.created == 0 and summary.slots_refused == 1
