@@ -13,8 +13,8 @@ for text that addressed an AI or that the user disowned (moved to junk, deleted)
     caps     = one observation: 4 if it was only a glance, 7 otherwise; 8 or more needs two observations
                that carry weight (each 1.0 or more)
     kind     = "uses <the app the observation came from>" keeps these caps; "uses" something else is capped at
-               6 (7 with two weighty observations); the document the user typed in at 7 (10); every other
-               relation at 2 (5 with two weighty observations)
+               6 (7 with two weighty observations); the document the user typed in and what the user says of
+               themselves in a chat at 7 (10); every other relation at 2 (5 with two weighty observations)
 
 Refit on the evaluation scenarios (`gum eval`, issue 12) against a reader's labels of every kept
 proposition, after propositions came to be composed from slots (gum/compose.py): with the embedded 0.5B
@@ -44,7 +44,7 @@ SCALE = 0.6
 # gum/compose.py kinds -> (cap from one observation or one weighty one, cap with two weighty observations)
 # "document": the user typed in it (gum/compose.py compose_document), as much as acting can say from one
 # observation.
-KIND_CAPS = {"app": (10, 10), "tool": (6, 7), "document": (7, 10)}
+KIND_CAPS = {"app": (10, 10), "tool": (6, 7), "document": (7, 10), "said": (7, 10)}
 WEAK_KIND_CAPS = (2, 5)  # every other kind of proposition the model composed
 
 

@@ -26,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import MIN_DOCUMENT_KEYS, RELATIONS, WHO, compose, compose_document
+from .compose import MIN_DOCUMENT_KEYS, RELATIONS, WHO, compose, compose_document, span_line
 from .confidence import Evidence, confidence
+from .disclosure import statements
 from .engagement import (
     INPUT_WINDOW,
     Engagement,
@@ -42,6 +43,7 @@ from .records import Observation, Proposition, Usage, iso
 from .segments import start_page
 from .similarity import similarity, terms
 from .store import BLOCKED, Store
+from .wellformed import problems
 
 log = logging.getLogger("gum.engine")
 
@@ -57,6 +59,7 @@ MAX_CHUNKS = 3
 PACK_CHARS = MAX_OBSERVATION_CHARS
 PACK_MOST = 1  # the setting pack_observations; see gum/config.py for why one is the default
 NO_CLAIM_WEIGHT = 0.2  # observations weighing less never yield a claim on their own
+SAID_DECAY = 6  # what the user says of themselves: their plans and projects, months rather than years
 MIN_GROUNDING = 0.25  # share of a claim's content words that must appear in its observation
 SEEN_CAP = 0.5  # what an observation counts for a claim it only displays (or shows someone else doing)
 # Words any claim may use without the observation saying them.
@@ -665,7 +668,10 @@ class Engine:
         usage = summary.usage
         actions: list[Action] = []
         typed = self.document_typed_in(reading)
-        for p in [*proposals, *([typed] if typed else [])]:
+        said = self.said_by_the_user(reading)
+        # A thing the model found in a sentence the user said of themselves is in that sentence, said better.
+        proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in said))]
+        for p in [*proposals, *([typed] if typed else []), *said]:
             act = self.decide(p, usage, actions)
             if act.kind in ("create", "revise", "attach"):
                 # Only new or changed claims pay for the model check; evidence for a known claim gets the
@@ -697,6 +703,15 @@ class Engine:
             return None
         return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',
                         decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
+
+    def said_by_the_user(self, reading: Reading) -> list[Proposal]:
+        """What the user says about themselves in their own chat turns, in the third person
+        (gum/disclosure.py), each kept only if it reads as a well-formed statement about them."""
+        if not reading.chat or not reading.text.strip() or reading.eng.weight < NO_CLAIM_WEIGHT:
+            return []
+        return [Proposal(text=t, reasoning=f'said, from {reading.obs.app or reading.obs.observer}: the user\'s own words',
+                         decay=SAID_DECAY, kind="said", relation="says")
+                for t in statements(reading.text, self.user) if not problems(t, self.user)]
 
     def process_observation(self, obs: Observation, summary: Summary) -> None:
         """Read and conclude `obs` on its own."""

@@ -151,6 +151,11 @@ def test_an_activity_and_a_named_tool_still_compose():
 # session after them (xterm's `ls -l`, a Markdown heading, OCR of a terminal title, a job posting).
 JUNK = ("January 2026\nApril 2026\nWednesday 7pm\nMay 14\nFeed\nmy Schedule\nSchool\ntotal 16\n## Summary\n"
         "PTrermvay-raterimit\nSenior Platform Engineer - Kestrel Robotics\nSweet Crumb Bakery LLC")
+# What a reader marked junk in the full eval at d040a99: a person, someone's event, an edition, a feature or a
+# line of a message as the thing.
+MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quinceanera\nSpring Fair 2026\n"
+            "Abus SmartX with GPS tracking\nThanks Tom, see you Friday\nHi Dr. Okafor, thanks\nMy Library > Collection\n"
+            "Booked with Sakura Travel Agency\nOffice: Outlook")
 
 
 @pytest.mark.parametrize("span, relation, reason", [
@@ -166,9 +171,16 @@ JUNK = ("January 2026\nApril 2026\nWednesday 7pm\nMay 14\nFeed\nmy Schedule\nSch
     ("PTrermvay-raterimit", "uses", "OCR garbage"),
     ("Kestrel Robotics", "uses", "a company or a place"),
     ("Sweet Crumb Bakery LLC", "uses", "a company or a place"),
+    ("Helen Park", "uses", "a person"),
+    ("Lucia's quinceanera", "uses", "someone's thing"),
+    ("Spring Fair 2026", "uses", "an edition"),
+    ("GPS tracking", "uses", "a feature"),
+    ("Thanks Tom", "works on", "a greeting or thanks"),
+    ("Hi Dr. Okafor", "uses", "a greeting or thanks"),
+    ("Collection", "works on", "nothing in particular"),
 ])
-def test_a_date_a_navigation_word_a_counter_ocr_garbage_or_a_company_as_a_tool_is_refused(span, relation, reason):
-    made, why = compose("Maria", span, relation, "user", JUNK, app="XTerm")
+def test_a_date_a_navigation_word_ocr_garbage_a_company_a_person_or_a_greeting_is_refused(span, relation, reason):
+    made, why = compose("Maria", span, relation, "user", JUNK + "\n" + MESSAGES, app="XTerm")
     assert made is None and reason in why, (made, why)
 
 
@@ -200,27 +212,6 @@ def test_names_with_inner_capitals_numbers_or_a_company_one_applies_to_still_com
         assert compose("Tomas", span, "uses", "user", screen)[0] is not None, span
     assert compose("Tomas", "Chapter 4", "works on", "user", screen)[0] is not None
     assert compose("Tomas", "Kestrel Robotics", "applied to", "user", screen)[0].text == "Tomas applied to Kestrel Robotics"
-
-
-# What a reader marked junk in the full eval at d040a99: a person, someone's event, an edition, a feature or a
-# line of a message as the thing.
-MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quinceanera\nSpring Fair 2026\n"
-            "Abus SmartX with GPS tracking\nThanks Tom, see you Friday\nHi Dr. Okafor, thanks\nMy Library > Collection\n"
-            "Booked with Sakura Travel Agency\nOffice: Outlook")
-
-
-@pytest.mark.parametrize("span, relation, reason", [
-    ("Helen Park", "uses", "a person"),
-    ("Lucia's quinceanera", "uses", "someone's thing"),
-    ("Spring Fair 2026", "uses", "an edition"),
-    ("GPS tracking", "uses", "a feature"),
-    ("Thanks Tom", "works on", "a greeting or thanks"),
-    ("Hi Dr. Okafor", "uses", "a greeting or thanks"),
-    ("Collection", "works on", "nothing in particular"),
-])
-def test_a_person_an_event_an_edition_a_feature_or_a_greeting_is_not_a_tool_or_a_project(span, relation, reason):
-    made, why = compose("Omar", span, relation, "user", MESSAGES, app="Thunderbird")
-    assert made is None and reason in why, (made, why)
 
 
 def test_what_one_books_with_an_event_one_plans_and_a_tool_in_a_message_still_compose():

@@ -1,0 +1,39 @@
+"""What the user says of themselves in a chat, said of them in the third person; nothing else of the chat."""
+
+import pytest
+
+from gum.disclosure import said_of, statements
+from gum.wellformed import problems
+
+
+@pytest.mark.parametrize("said, statement", [
+    ("I've got three bikes", "The user has three bikes"),
+    ("I'm considering setting up a small art studio in my spare bedroom",
+     "The user is considering setting up a small art studio in their spare bedroom"),
+    ("I just helped out at an Easter Egg Hunt event last week", "The user just helped out at an Easter Egg Hunt event last week"),
+    ("I collect vintage cameras", "The user collects vintage cameras"),
+    ("I recently made a batch of pickled onions", "The user recently made a batch of pickled onions"),
+    ("I'd love to volunteer at the food bank with my church group",
+     "The user would love to volunteer at the food bank with their church group"),
+    ("I watch the match with my brother and I pay for it myself",
+     "The user watches the match with their brother and they pay for it themselves"),
+])
+def test_the_users_own_sentence_is_said_of_them(said, statement):
+    assert said_of(said, "the user") == statement
+    assert problems(statement, "the user") == []
+
+
+def test_a_chat_turn_gives_its_statements_and_leaves_out_questions_requests_thoughts_and_reactions():
+    turn = ("I'm planning a long ride this weekend and want to make sure I'm prepared. Can you suggest some tips "
+            "on cleaning my chain?\nI love these ideas! I think I'll go with the Abus lock. Thanks for the help.\n"
+            "By the way, I just finished my 5th project since starting painting classes, and I'm feeling "
+            "accomplished!\nI tried it out last Tuesday. I've been thinking about her a lot lately.")
+    assert statements(turn, "Dana") == [
+        "Dana is planning a long ride this weekend",  # the first clause: the rest is for the assistant
+        "Dana just finished their 5th project since starting painting classes",
+    ]  # "I'm feeling accomplished": three words, a reaction; "it", "her": named before, not here
+
+
+def test_at_most_a_few_statements_come_from_one_observation():
+    turn = ". ".join(f"I visited city number {n} last year" for n in range(10))
+    assert len(statements(turn, "Dana")) == 4
