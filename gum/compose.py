@@ -56,6 +56,9 @@ RELATIONS: dict[str, Relation] = {
     "lives in": Relation("place", "{user} lives in {what}", 9),
     "goes to": Relation("place", "{user} goes to {what}", 6),
 }
+# Not the model's to choose: what "works on" becomes when the user only read the page (gum/engine.py passes
+# `read_only`): "is working on Sliding window log" of a docs page read for a minute is "is reading about" it.
+READS_ABOUT = Relation("interest", "{user} is reading about {what}", 3)
 WHO = ("user", "someone else")
 MAX_WORDS = 7
 MAX_CHARS = 60
@@ -127,6 +130,8 @@ _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 # A person the evidence addresses or names as one: "From: Helen Park", "To: ...", "Dr. Okafor". (Not "with":
 # one books with a travel agency.)
 _PERSON_BEFORE = r"(?:\b(?:from|to|cc|bcc):\s*|\b(?:dr|mr|mrs|ms|prof)\.?\s+)"
+# Owning a company takes words that say so ("Tomas owns Kestrel Robotics" from its job posting).
+_OWNER_CUES = r"\b(?:owner|co-?owner|founder|co-?founder|proprietor|my (?:business|company|shop|bakery|store)|our (?:business|company|shop|bakery|store))\b"
 # Small words inside a title or an event name ("Year 10 trip to the Science Museum", "Bouldering at Boulderwelt
 # with Jonas"): a product or a tool is seldom named with them.
 _PHRASE_WORDS = {"to", "with", "at", "of", "and", "a", "an", "the", "from", "in", "on"}
@@ -277,10 +282,11 @@ def _names_the_site(span: str, window: str, app: str) -> bool:
 
 
 def compose(user: str, what: str, relation: str, who: str, evidence: str,
-            app: str = "", window: str = "") -> tuple[Composed | None, str]:
+            app: str = "", window: str = "", read_only: bool = False) -> tuple[Composed | None, str]:
     """(the composed proposition, "") or (None, why the slots were refused).
 
     `who` is not decided here: the engine counts what the model says someone else does as only seen.
+    `read_only`: the user typed, clicked and did nothing there but look, so "works on" is "is reading about".
     `app` is the application the observation came from: a span that names it is a tool the user uses,
     whatever relation the model chose ("works on Gmail" -> "uses Gmail"); so is the site its `window` title
     names after the page ("works on YouTube" -> "uses YouTube").
@@ -308,6 +314,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         relation, rel = "works on", RELATIONS["works on"]
     if relation == "uses" and not is_app and not _looks_named(span):
         return None, f"a common noun ({span!r}) is not a tool {user} uses"
+    if relation == "uses" and not is_app and re.search(r",|\bor\b|\band\b|/", span):
+        return None, f"{span!r} is a list (a job's requirements, a menu), not a tool {user} uses"
+    if relation == "owns" and _COMPANY & set(words(span)) and not re.search(_OWNER_CUES, evidence, re.IGNORECASE):
+        return None, f"nothing in the evidence says {user} owns {span!r}"
     if relation == "uses" and not is_app and words(span)[-1] in _COMPANY:
         return None, f"{span!r} is a company or a place, not a tool {user} uses"
     if relation == "uses" and not is_app and _PHRASE_WORDS & set(words(span)[1:]):
@@ -337,6 +347,8 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     line = span_line(span, evidence) or ""
     # The app the user is in, named as the tool they use, is the one relation a reader always accepted
     # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
+    if relation == "works on" and read_only:
+        relation, rel = "reads about", READS_ABOUT
     kind = "app" if relation == "uses" and is_app else rel.kind
     # The user's own "my bikes" is, said of them, "their bikes".
     obj = _MY.sub("their", span)
@@ -363,6 +375,8 @@ _NOT_DOCUMENT_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "g
                       "signal", "telegram", "teams", "messages", "messenger", "element", "zoom", "xterm", "terminal",
                       "alacritty", "kitty", "konsole", "gnome-terminal", "terminator", "tilix", "wezterm", "iterm2"}
 MIN_DOCUMENT_KEYS = 20  # keys typed in the window: fewer is a search box or a shortcut, not work on it
+# In a browser, typing an address into a new tab lands on the page it opens: a page takes more to count.
+MIN_PAGE_KEYS = 80
 
 
 def _is_browser(name: str) -> bool:
@@ -385,6 +399,8 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
     if set(words(tool)) & _NOT_DOCUMENT_APPS:
         return None
     title = re.sub(r"\s*\[[^\]]*\]", "", strip_title(window))  # "Northern Lights [Northern Lights.als]"
+    # An editor's path: the file is its last part ("~/notes/postmortem.md - Mousepad").
+    title = re.sub(r"^(?:~|/)\S*/(?=[^/\s]+(?:\s|$))", "", title)
     parts = [p.strip() for p in _TITLE_SEP.split(title) if p.strip()]
     app_words = set(words(app)) | _BROWSERS
     while parts and words(parts[-1])[:1] and words(parts[-1])[0] in app_words:
@@ -415,8 +431,12 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
     return doc, tool
 
 
-def compose_document(user: str, window: str, app: str) -> Composed | None:
-    """`user` is working on the document `window` names in its tool, or None (see document_of)."""
+def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS) -> Composed | None:
+    """`user` is working on the document `window` names in its tool, having typed `keys` keys in it; None
+    if the title names no document or too few keys went in (see document_of, MIN_PAGE_KEYS)."""
+    if keys < (MIN_PAGE_KEYS if _is_browser(_TITLE_SEP.split(" ".join(app.split()))[0] if app else "") else
+               MIN_DOCUMENT_KEYS):
+        return None
     found = document_of(window, app, user)
     if found is None:
         return None

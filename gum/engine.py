@@ -187,6 +187,12 @@ def _used_app(obs: Observation) -> str:
     return "" if obs.observer in ("calendar", "notifications") else obs.app
 
 
+def _only_read(r: Reading) -> bool:
+    """The user looked at this screen and did nothing else there (measured: not a transcript)."""
+    e = r.eng
+    return r.obs.observer == "screen" and e.known and not (e.keys or e.clicks or e.acted)
+
+
 def _no_claim_source(obs: Observation) -> bool:
     """Input activity and empty observations: done without a model call."""
     return is_input(obs) or not obs.text.strip()
@@ -440,7 +446,8 @@ class Engine:
             made, why, where = None, "", i
             for j in [i, *(j for j in range(len(readings)) if j != i)]:
                 made, why1 = compose(self.user, slot.what, slot.relation, slot.who, evidence[j],
-                                     app=_used_app(readings[j].obs), window=readings[j].obs.window)
+                                     app=_used_app(readings[j].obs), window=readings[j].obs.window,
+                                     read_only=_only_read(readings[j]))
                 why = why or why1
                 if made is not None:
                     where = j
@@ -698,7 +705,7 @@ class Engine:
         if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
                 or eng.keys < MIN_DOCUMENT_KEYS or eng.weight < NO_CLAIM_WEIGHT):
             return None
-        made = compose_document(self.user, obs.window, obs.app)
+        made = compose_document(self.user, obs.window, obs.app, eng.keys)
         if made is None:
             return None
         return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',

@@ -15,7 +15,7 @@ def test_every_relation_composes_a_well_formed_sentence_about_the_user():
     for relation in RELATIONS:
         # a skill, not a name; a tool, not a company
         span = {"is learning": "Spanish", "uses": "QuickBooks Online"}.get(relation, "Sweet Crumb Bakery")
-        made, why = compose("Grace", span, relation, "user", SCREEN + "\nbooked order application\nSpanish")
+        made, why = compose("Grace", span, relation, "user", SCREEN + "\nbooked order application owner\nSpanish")
         assert made is not None, why
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
 
@@ -155,7 +155,7 @@ JUNK = ("January 2026\nApril 2026\nWednesday 7pm\nMay 14\nFeed\nmy Schedule\nSch
 # line of a message as the thing.
 MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quinceanera\nSpring Fair 2026\n"
             "Abus SmartX with GPS tracking\nThanks Tom, see you Friday\nHi Dr. Okafor, thanks\nMy Library > Collection\n"
-            "Booked with Sakura Travel Agency\nOffice: Outlook")
+            "Booked with Sakura Travel Agency\nOffice: Outlook\nRequirements: Go, Rust or Python")
 
 
 @pytest.mark.parametrize("span, relation, reason", [
@@ -178,6 +178,8 @@ MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quin
     ("Thanks Tom", "works on", "a greeting or thanks"),
     ("Hi Dr. Okafor", "uses", "a greeting or thanks"),
     ("Collection", "works on", "nothing in particular"),
+    ("Go, Rust or Python", "uses", "a list"),  # a job posting's requirements
+    ("Kestrel Robotics", "owns", "nothing in the evidence says"),
 ])
 def test_a_date_a_navigation_word_ocr_garbage_a_company_a_person_or_a_greeting_is_refused(span, relation, reason):
     made, why = compose("Maria", span, relation, "user", JUNK + "\n" + MESSAGES, app="XTerm")
@@ -225,7 +227,7 @@ def test_what_one_books_with_an_event_one_plans_and_a_tool_in_a_message_still_co
     ("Spring Fair 2026 - Volunteer Sign-up", "Google Sheets - Firefox", "Tom",
      "Tom is working on Spring Fair 2026 (Volunteer Sign-up) in Google Sheets"),
     ("Spring Fair Flyer - Canva - Chromium", "Chromium", "Tom", "Tom is working on Spring Fair Flyer in Canva"),
-    ("*postmortem-checkout-rate-limit.md - Mousepad", "Mousepad", "Tomas",
+    ("*~/postmortem-checkout-rate-limit.md - Mousepad", "Mousepad", "Tomas",
      "Tomas is working on postmortem-checkout-rate-limit.md in Mousepad"),
     ("Lena Fischer - Resume (UX) - Google Docs", "Google Docs - Chrome", "Lena",
      "Lena is working on Resume (UX) in Google Docs"),
@@ -234,7 +236,7 @@ def test_what_one_books_with_an_event_one_plans_and_a_tool_in_a_message_still_co
     ("Training plan: Half Marathon - Strava", "Strava", "Omar", "Omar is working on Training plan (Half Marathon) in Strava"),
 ])
 def test_a_window_typed_in_names_the_document_and_the_tool_it_is_made_in(window, app, user, sentence):
-    made = compose_document(user, window, app)
+    made = compose_document(user, window, app, keys=120)
     assert made.text == sentence and problems(made.text, user) == []
 
 
@@ -251,4 +253,21 @@ def test_a_window_typed_in_names_the_document_and_the_tool_it_is_made_in(window,
     ("Request Swap - ShiftWizard", "ShiftWizard - Chrome"),
 ])
 def test_a_subject_line_a_chat_a_prompt_a_start_page_or_a_heading_names_no_document(window, app):
-    assert compose_document("Tom", window, app) is None
+    assert compose_document("Tom", window, app, keys=500) is None
+
+
+def test_an_address_typed_into_a_new_tab_is_not_work_on_the_page_it_opens():
+    page = "Rate limiting with Redis - Redis Docs - Chromium"
+    assert compose_document("Tomas", page, "Chromium", keys=40) is None
+    assert compose_document("Tomas", page, "Chromium", keys=300) is not None
+    assert compose_document("Tomas", "limiter.py - Mousepad", "Mousepad", keys=40).text == \
+        "Tomas is working on limiter.py in Mousepad"
+
+
+def test_what_the_user_only_read_they_read_about_rather_than_work_on():
+    page = "Rate limiting with Redis\nSliding window log"
+    assert compose("Tomas", "Sliding window log", "works on", "user", page, read_only=True)[0].text == \
+        "Tomas is reading about Sliding window log"
+    assert compose("Tomas", "Sliding window log", "works on", "user", page)[0].text == \
+        "Tomas is working on Sliding window log"
+    assert compose("Tomas", "Redis", "uses", "user", page, read_only=True)[0].text == "Tomas uses Redis"

@@ -463,3 +463,12 @@ def test_the_calendar_gum_reads_events_from_is_not_an_app_the_user_uses(store):
                                       app="Calendar", window="Work", ts=datetime(2026, 6, 1, 7, 55, tzinfo=timezone.utc)))
     summary = Engine(store, ScriptedModel([fact("calendar", "uses")]), user_name="Tomás", pack_most=1).run()
     assert summary.created == 0 and summary.slots_refused == 1
+
+
+def test_a_page_the_user_only_looked_at_is_read_about_not_worked_on(store):
+    store.add_observation(Observation("screen", "Rate limiting with Redis\nSliding window log", app="Chromium",
+                                      window="Rate limiting - Redis Docs - Chromium",
+                                      ts=datetime(2026, 3, 2, 9, 1, tzinfo=timezone.utc),
+                                      meta={"engagement": {"scrolls": 12, "dwell_s": 90}}))
+    Engine(store, ScriptedModel([fact("Sliding window log", "works on")]), user_name="Tomas", pack_most=1).run()
+    assert [p.text for p in store.propositions()] == ["Tomas is reading about Sliding window log"]

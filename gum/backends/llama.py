@@ -91,7 +91,10 @@ class LlamaCppModel:
             user = llm.detokenize(tokens[:budget]).decode("utf-8", "ignore") + "\n[...cut...]"
         start = time.perf_counter()
         with self._lock:
-            cpu0 = time.process_time()
+            # On one thread llama.cpp computes in this thread: its CPU time is the call's, whatever the
+            # observers do meanwhile. On several, its worker threads count too: the whole process's.
+            clock = time.thread_time if self._run_threads == 1 else time.process_time
+            cpu0 = clock()
             try:
                 ctx = getattr(llm, "_ctx", None)
                 if ctx is not None and hasattr(ctx, "set_n_threads"):
@@ -105,7 +108,7 @@ class LlamaCppModel:
                 )
             except Exception as exc:
                 raise ModelError(f"llama.cpp failed: {exc}") from exc
-            cpu = time.process_time() - cpu0  # the whole process: other threads mostly wait on OCR subprocesses
+            cpu = clock() - cpu0
         usage = out.get("usage") or {}
         return out["choices"][0]["message"]["content"] or "", Usage(
             prompt_tokens=usage.get("prompt_tokens", 0),
