@@ -8,9 +8,10 @@ proposition. These sentences need no model: a declarative sentence whose subject
 "My ...") is a statement about them, and turning it into the third person is grammar, done here.
 
 Not a statement about the user: a question, a request or a thanks to the other side (anything in the second
-person), what the user only thinks, hopes or plans to try on the assistant's advice ("I think I'll ...",
-"I'll try those tips"), reactions to the answer ("I love these ideas"), and sentences too short to say
-anything or too long to read as one fact.
+person), what the user only thinks, hopes, might do or plans to try on the assistant's advice ("I think I'll
+...", "I'll try those tips", "I might consider ..."), moods and reactions to the answer ("I love these
+ideas", "I'm feeling accomplished"), what points back at the conversation ("that technique", "her"), and
+sentences too short to say anything or too long to read as one fact.
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ _NOT_A_FACT = re.compile(
     r"^i(?:'m| am) (?:not sure|glad|sure|excited|happy|so|still not|feeling|getting a bit|a bit|worried|nervous|"
     r"stressed|very|pretty|really excited)\b|^i love (?:these|this|that|those|it)\b|"
     r"^i like (?:the|these|this|that|those|it)\b|^i(?:'ve| have) heard\b|^i remember\b|^i(?:'ve| have) got it\b|"
-    r"^i agree\b|^i see\b|^i understand\b|^i know\b|^i mean\b",
+    r"^i agree\b|^i see\b|^i understand\b|^i know\b|^i mean\b|^i (?:might|may|could|should)\b|"
+    r"^i (?:want|need) to make sure\b|^i(?:'m| am) having trouble\b",
     re.IGNORECASE)
 # The user as the subject. ("My grandma's birthday ..." is about the grandma: left to the model.)
 _FIRST = re.compile(r"^(?:i|i'm|i've|i'd)\b", re.IGNORECASE)
 # Someone or something named before this sentence: "I've been thinking about her", "I tried it out".
 _UNRESOLVED = re.compile(r"\b(?:she|he|her|him|his|hers|they|them|their|those|these|its|something|anything|"
                          r"everything|similar|some details)\b", re.IGNORECASE)
+# "with that technique", "in that collection": a demonstrative pointing back at the conversation.
+_POINTING_BACK = re.compile(r"\b(?:with|in|of|from|on|at|about|to|for|by) that\b", re.IGNORECASE)
 _IT_EARLY = re.compile(r"^(?:\S+\s+){0,5}(?:it|that one|this one)\b", re.IGNORECASE)
 _NEXT_I = re.compile(r",?\s+(?:and|but)\s+(?=I\b)")
 # Where a sentence's first clause ends: the rest adds a thought, a reason or a second verb for the same "I".
@@ -135,7 +139,7 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
                 s = first
                 break
         n = len(s.split())
-        if not MIN_WORDS <= n <= MAX_WORDS or _UNRESOLVED.search(s) or _IT_EARLY.search(s):
+        if not MIN_WORDS <= n <= MAX_WORDS or _UNRESOLVED.search(s) or _IT_EARLY.search(s) or _POINTING_BACK.search(s):
             continue
         made = said_of(s, user)
         if made and made not in out:

@@ -37,3 +37,10 @@ def test_a_chat_turn_gives_its_statements_and_leaves_out_questions_requests_thou
 def test_at_most_a_few_statements_come_from_one_observation():
     turn = ". ".join(f"I visited city number {n} last year" for n in range(10))
     assert len(statements(turn, "Dana")) == 4
+
+
+def test_what_the_user_might_do_or_points_back_at_is_not_a_statement():
+    turn = ("I might consider taking a day trip to Montserrat from Barcelona. I'm planning to experiment more "
+            "with that technique. I want to make sure I'm prepared. I'm having trouble getting the texture right. "
+            "I'm planning a trip to Japan.")
+    assert statements(turn, "the user") == ["The user is planning a trip to Japan"]
