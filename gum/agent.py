@@ -15,8 +15,8 @@ check that catches up after sleep.
 The model is a good desktop citizen: its thread runs at low priority, on `active_threads` threads while the
 user is active and on all cores when they are idle or away, and while they are active it makes at most
 `model_calls_per_hour` calls an hour, paced evenly through the hour (gum/pacing.py), most engaged activities
-first. Nothing is dropped: what waits, waits in
-the durable queue, and the status says how much and for how long.
+first. Nothing is dropped: what waits, waits in the durable queue, and the status says how much and for how
+long.
 
 Status is truthful: `status()` reports each observer's health, whether the model is busy, the queue, the
 last error, redaction counts and whether observing is paused.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .segments import start_page, strip_title
 from .similarity import terms
 
 
@@ -345,10 +346,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     if first.lower() in _DETERMINERS:  # "A bike lock" -> "a bike lock" mid-sentence
         span = f"{first.lower()} {rest}".strip()
     line = span_line(span, evidence) or ""
-    # The app the user is in, named as the tool they use, is the one relation a reader always accepted
-    # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
     if relation == "works on" and read_only:
         relation, rel = "reads about", READS_ABOUT
+    # The app the user is in, named as the tool they use, is the one relation a reader always accepted
+    # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
     kind = "app" if relation == "uses" and is_app else rel.kind
     # The user's own "my bikes" is, said of them, "their bikes".
     obj = _MY.sub("their", span)
@@ -380,7 +381,7 @@ MIN_PAGE_KEYS = 80
 
 
 def _is_browser(name: str) -> bool:
-    return bool(set(words(name)) & _BROWSERS) or name.lower() in ("google chrome",)
+    return bool(set(words(name)) & _BROWSERS)
 
 
 def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
@@ -390,8 +391,6 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
     Sign-up)", "Google Sheets"); "Spring Fair Flyer - Canva - Chromium" in "Chromium" -> ("Spring Fair Flyer",
     "Canva"); a title naming a subject line, a chat, a shell prompt or nothing but the app -> None.
     """
-    from .segments import start_page, strip_title
-
     if not window or start_page(window) or _MAIL_TITLE.search(window):
         return None
     app_parts = [p for p in _TITLE_SEP.split(" ".join(app.split())) if p]
@@ -434,8 +433,8 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
 def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS) -> Composed | None:
     """`user` is working on the document `window` names in its tool, having typed `keys` keys in it; None
     if the title names no document or too few keys went in (see document_of, MIN_PAGE_KEYS)."""
-    if keys < (MIN_PAGE_KEYS if _is_browser(_TITLE_SEP.split(" ".join(app.split()))[0] if app else "") else
-               MIN_DOCUMENT_KEYS):
+    app_name = _TITLE_SEP.split(" ".join(app.split()))[0] if app.strip() else ""
+    if keys < (MIN_PAGE_KEYS if _is_browser(app_name) else MIN_DOCUMENT_KEYS):
         return None
     found = document_of(window, app, user)
     if found is None:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import MIN_DOCUMENT_KEYS, RELATIONS, WHO, compose, compose_document, span_line
+from .compose import RELATIONS, WHO, compose, compose_document, span_line
 from .confidence import Evidence, confidence
 from .disclosure import statements
 from .engagement import (
@@ -703,7 +703,7 @@ class Engine:
         document (gum/compose.py compose_document): written here, not by the model, which seldom says it."""
         obs, eng = reading.obs, reading.eng
         if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
-                or eng.keys < MIN_DOCUMENT_KEYS or eng.weight < NO_CLAIM_WEIGHT):
+                or eng.weight < NO_CLAIM_WEIGHT):
             return None
         made = compose_document(self.user, obs.window, obs.app, eng.keys)
         if made is None:
