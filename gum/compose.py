@@ -84,7 +84,9 @@ _VAGUE = {"app", "application", "page", "screen", "window", "tab", "site", "webs
           # a document's headings and a listing's counters: "is learning Summary", "total 16"
           "summary", "introduction", "conclusion", "contents", "results", "total", "step", "part",
           # a reference manager's or a media library's folders: "is working on Collection"
-          "collection", "collections", "folder", "folders"}
+          "collection", "collections", "folder", "folders",
+          # a chat's navigation: "is working on Channels"
+          "channel", "channels", "threads", "dms", "activity", "mentions"}
 # A clause, not a thing: "the Gothic Quarter in Barcelona is amazing".
 _CLAUSE = re.compile(r"\b(?:is|are|was|were|am|has|have|had|will|would|can|could|should|must|does|did)\b", re.IGNORECASE)
 # A time or a day: "5 pm", "10:30", "Thursday".
@@ -380,7 +382,8 @@ MIN_DOCUMENT_KEYS = 20  # keys typed in the window: fewer is a search box or a s
 MIN_PAGE_KEYS = 80
 
 
-def _is_browser(name: str) -> bool:
+def is_browser(name: str) -> bool:
+    """Whether the app named `name` is a web browser."""
     return bool(set(words(name)) & _BROWSERS)
 
 
@@ -404,7 +407,7 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
     app_words = set(words(app)) | _BROWSERS
     while parts and words(parts[-1])[:1] and words(parts[-1])[0] in app_words:
         parts.pop()  # "... - Google Docs", "... - Webflow Designer", "... - Ableton Live 12 Suite"
-    if _is_browser(tool) or not tool:
+    if is_browser(tool) or not tool:
         if len(parts) < 2:
             return None  # a page with no site named: which tool is unknown
         tool = parts.pop()  # the site, named last: "... - Canva"
@@ -434,7 +437,7 @@ def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS
     """`user` is working on the document `window` names in its tool, having typed `keys` keys in it; None
     if the title names no document or too few keys went in (see document_of, MIN_PAGE_KEYS)."""
     app_name = _TITLE_SEP.split(" ".join(app.split()))[0] if app.strip() else ""
-    if keys < (MIN_PAGE_KEYS if _is_browser(app_name) else MIN_DOCUMENT_KEYS):
+    if keys < (MIN_PAGE_KEYS if is_browser(app_name) else MIN_DOCUMENT_KEYS):
         return None
     found = document_of(window, app, user)
     if found is None:

@@ -51,7 +51,9 @@ class Settings(BaseModel):
     intake: Literal["segments", "captures"] = "segments"
     # Model calls per hour while the user is active (the most engaged activities first; the rest waits in
     # the queue for a pause). 0: no limit. While the user is active the model also runs on fewer threads.
-    model_calls_per_hour: int = Field(40, ge=0, le=100_000)
+    # 30: a call took ~12 CPU-s on one thread beside a working desktop (tests/bench/bench_desk.py), so the
+    # model's share stays near 6 CPU-minutes an hour of work.
+    model_calls_per_hour: int = Field(30, ge=0, le=100_000)
     active_threads: int = Field(1, ge=0)
     consolidate_hours: float = Field(6.0, ge=0.1)
     api_port: int = Field(8765, ge=1, le=65535)

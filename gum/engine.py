@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import RELATIONS, WHO, compose, compose_document, span_line
+from .compose import MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_document, is_browser, span_line
 from .confidence import Evidence, confidence
 from .disclosure import statements
 from .engagement import (
@@ -188,9 +188,14 @@ def _used_app(obs: Observation) -> str:
 
 
 def _only_read(r: Reading) -> bool:
-    """The user looked at this screen and did nothing else there (measured: not a transcript)."""
+    """The user looked at this screen and did nothing else there (measured: not a transcript). In a browser,
+    following links and typing an address is reading too."""
     e = r.eng
-    return r.obs.observer == "screen" and e.known and not (e.keys or e.clicks or e.acted)
+    if r.obs.observer != "screen" or not e.known or e.acted:
+        return False
+    if is_browser(r.obs.app):
+        return e.keys < MIN_PAGE_KEYS
+    return not (e.keys or e.clicks)
 
 
 def _no_claim_source(obs: Observation) -> bool:

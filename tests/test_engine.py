@@ -472,3 +472,12 @@ def test_a_page_the_user_only_looked_at_is_read_about_not_worked_on(store):
                                       meta={"engagement": {"scrolls": 12, "dwell_s": 90}}))
     Engine(store, ScriptedModel([fact("Sliding window log", "works on")]), user_name="Tomas", pack_most=1).run()
     assert [p.text for p in store.propositions()] == ["Tomas is reading about Sliding window log"]
+
+
+def test_in_a_browser_an_address_typed_and_links_followed_are_still_reading(store):
+    store.add_observation(Observation("screen", "Rate limiting with Redis\nSliding window log", app="Chromium",
+                                      window="Rate limiting - Redis Docs - Chromium",
+                                      ts=datetime(2026, 3, 2, 9, 1, tzinfo=timezone.utc),
+                                      meta={"engagement": {"keys": 38, "clicks": 3, "dwell_s": 90}}))
+    Engine(store, ScriptedModel([fact("Sliding window log", "works on")]), user_name="Tomas", pack_most=1).run()
+    assert [p.text for p in store.propositions()] == ["Tomas is reading about Sliding window log"]
