@@ -164,6 +164,11 @@ def is_visit(obs: Observation) -> bool:
     return obs.observer == "browser" and "browser" in obs.meta
 
 
+def acting_cue(obs: Observation) -> bool:
+    """Whether the window or the text shows the user acting (writing, sending, booking), keys aside."""
+    return bool(_ACTING_WINDOW.search(obs.window or "") or _ACTING_TEXT.search(obs.text[:1500]))
+
+
 def split_injection(text: str) -> tuple[str, list[str]]:
     """(text without the lines that address an AI or claim to be a system note, those lines): gum/injection.py."""
     from .injection import split
@@ -249,7 +254,7 @@ def engagement(obs: Observation, neighbours: list[Observation] = ()) -> Engageme
             e.disowned = True
             e.reasons.append(f"disowned in #{other.id}")
     e.kind = kind_of(obs)
-    e.acted = bool(e.keys > 0 or _ACTING_WINDOW.search(obs.window or "") or _ACTING_TEXT.search(obs.text[:1500]))
+    e.acted = bool(e.keys > 0 or acting_cue(obs))
     _, injected = split_injection(obs.text)
     e.injection = bool(injected) and not split_injection(obs.text)[0].strip()
     return e

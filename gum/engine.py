@@ -32,6 +32,7 @@ from .disclosure import statements
 from .engagement import (
     INPUT_WINDOW,
     Engagement,
+    acting_cue,
     engagement,
     is_input,
     split_injection,
@@ -191,11 +192,11 @@ def _only_read(r: Reading) -> bool:
     """The user looked at this screen and did nothing else there (measured: not a transcript). In a browser,
     following links and typing an address is reading too."""
     e = r.eng
-    if r.obs.observer != "screen" or not e.known or e.acted:
+    if r.obs.observer != "screen" or not e.known:
         return False
     if is_browser(r.obs.app):
-        return e.keys < MIN_PAGE_KEYS
-    return not (e.keys or e.clicks)
+        return e.keys < MIN_PAGE_KEYS and not acting_cue(r.obs)
+    return not (e.keys or e.clicks or e.acted)
 
 
 def _no_claim_source(obs: Observation) -> bool:
