@@ -65,7 +65,7 @@ _ADVERBS = {"just", "also", "recently", "really", "still", "even", "already", "u
 _LATER = [  # the user again, later in the sentence: "they" takes the verb as it is
     (r"\bI'm\b", "they're"), (r"\bI am\b", "they are"), (r"\bI was\b", "they were"), (r"\bI've\b", "they've"),
     (r"\bI'd\b", "they'd"), (r"\bI'll\b", "they'll"), (r"\bI\b", "they"), (r"\bmyself\b", "themselves"),
-    (r"\bmine\b", "theirs"), (r"\bmy\b", "their"), (r"\bMy\b", "Their"), (r"\bme\b", "them"),
+    (r"\bmine\b", "theirs"), (r"\bmy\b", "their"), (r"\bme\b", "them"),
 ]
 
 
@@ -88,13 +88,11 @@ def said_of(sentence: str, user: str) -> str | None:
     if it does not start with the user as its subject."""
     subject = user[:1].upper() + user[1:]
     s = sentence.strip()
-    m = re.match(r"^(I'm|I am|I've|I have|I'd|I was|My|I)\b\s*(.*)$", s)
+    m = re.match(r"^(I'm|I am|I've|I have|I'd|I was|I)\b\s*(.*)$", s)
     if not m:
         return None
     head, rest = m.group(1), m.group(2)
-    if head == "My":
-        start = f"{subject}'s"
-    elif head in ("I'm", "I am"):
+    if head in ("I'm", "I am"):
         start = f"{subject} is"
     elif head in ("I've", "I have"):
         start = f"{subject} has"

@@ -1,8 +1,8 @@
 """JSON-schema constrained sampling that asks the grammar only when it must.
 
 llama-cpp-python puts the grammar in the sampler chain, so every output token runs the grammar over the
-whole vocabulary (152k tokens for Qwen2.5) before top-k: on the embedded 0.5B model that is ~40 ms a token,
-about as much as the model's own forward pass, and a third of a propose call's CPU. llama.cpp's own tools
+whole vocabulary (152k tokens for Qwen2.5) before top-k: on the embedded 0.5B model, one thread, ~30 ms of
+CPU a token on top of the model's own ~115 ms (tests/bench/bench_sampling.py). llama.cpp's own tools
 (common/sampling.cpp) sample first and ask the grammar about the one token chosen; only when the grammar
 rejects it do they constrain the whole vocabulary and sample again. That draws from the same constrained
 distribution (a token the grammar allows is kept with its own probability; the rejected mass is
