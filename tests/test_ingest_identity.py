@@ -228,8 +228,11 @@ def test_what_the_user_deleted_is_not_brought_back_by_ingesting_it_again(store):
     run_engine(store)
     prop = next(p for p in store.propositions() if "QuickBooks" in p.text)
     cited = {o.id for o in store.evidence(prop.id)}
+    # An observation that also backs another live proposition stays (Store.revoke): the rest go.
+    shared = {o.id for p in store.propositions() if p.id != prop.id for o in store.evidence(p.id)}
     store.revoke(prop.id, with_evidence=True)
-    assert store.counts()["observations"] == LINES - len(cited)
+    assert cited - shared, "the revoked proposition had evidence of its own"
+    assert store.counts()["observations"] == LINES - len(cited - shared)
     again = ingest(store, [SCENARIO])
     assert (again.stored, again.existing) == (0, LINES)
 
