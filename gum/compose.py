@@ -382,6 +382,12 @@ MIN_DOCUMENT_KEYS = 20  # keys typed in the window: fewer is a search box or a s
 MIN_PAGE_KEYS = 80
 
 
+def _app_name(app: str) -> str:
+    """The app an observation's app field names first: "Google Sheets - Firefox" -> "Google Sheets"."""
+    parts = [p for p in _TITLE_SEP.split(" ".join(app.split())) if p]
+    return parts[0] if parts else ""
+
+
 def is_browser(name: str) -> bool:
     """Whether the app named `name` is a web browser."""
     return bool(set(words(name)) & _BROWSERS)
@@ -396,8 +402,7 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
     """
     if not window or start_page(window) or _MAIL_TITLE.search(window):
         return None
-    app_parts = [p for p in _TITLE_SEP.split(" ".join(app.split())) if p]
-    tool = app_parts[0] if app_parts else ""
+    tool = _app_name(app)
     if set(words(tool)) & _NOT_DOCUMENT_APPS:
         return None
     title = re.sub(r"\s*\[[^\]]*\]", "", strip_title(window))  # "Northern Lights [Northern Lights.als]"
@@ -436,8 +441,7 @@ def document_of(window: str, app: str, user: str) -> tuple[str, str] | None:
 def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS) -> Composed | None:
     """`user` is working on the document `window` names in its tool, having typed `keys` keys in it; None
     if the title names no document or too few keys went in (see document_of, MIN_PAGE_KEYS)."""
-    app_name = _TITLE_SEP.split(" ".join(app.split()))[0] if app.strip() else ""
-    if keys < (MIN_PAGE_KEYS if is_browser(app_name) else MIN_DOCUMENT_KEYS):
+    if keys < (MIN_PAGE_KEYS if is_browser(_app_name(app)) else MIN_DOCUMENT_KEYS):
         return None
     found = document_of(window, app, user)
     if found is None:
