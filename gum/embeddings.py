@@ -237,6 +237,9 @@ class Encoder:
                 n_ctx=spec.max_tokens, n_batch=spec.max_tokens, n_threads=1, n_threads_batch=1, verbose=False)
         except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
             raise ModelError(f"llama.cpp cannot read {path} ({exc}): run `gum model install --verify`") from exc
+        from .backends import resident
+
+        resident.release(path)  # its token embeddings are read a row a token (see backends/resident.py)
         if self._llm.n_embd() != spec.dim:
             raise ModelError(f"{path} gives {self._llm.n_embd()}-wide vectors, not {spec.dim}: "
                              "run `gum model install --verify`")

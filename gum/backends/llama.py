@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..records import Usage
+from . import resident
 
 # One loaded model per file for the whole process: loading costs seconds and hundreds of MB.
 _LOADED: dict[tuple, object] = {}
@@ -72,6 +73,7 @@ class LlamaCppModel:
                     )
                 except Exception as exc:  # llama.cpp raises ValueError for unreadable files
                     raise ModelError(f"cannot load {self.path}: {exc}") from exc
+                resident.release(self.path)  # pages back in as calls read them (see resident.py)
             return _LOADED[key]
 
     def count_tokens(self, text: str) -> int:
