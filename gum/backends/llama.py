@@ -67,7 +67,9 @@ class LlamaCppModel:
                         n_ctx=self.n_ctx,
                         n_threads=self.threads,
                         n_threads_batch=self.threads,
-                        n_batch=min(256, self.n_ctx),  # the prompts are short: a bigger batch only costs memory
+                        # The prompts are short: 64 tokens a batch cost no more CPU than 256 (measured, 0.5B
+                        # model, 800-token prompts) and hold ~20 MB less of compute buffers.
+                        n_batch=min(64, self.n_ctx),
                         verbose=False,
                         seed=1234,
                     )
