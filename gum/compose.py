@@ -122,7 +122,15 @@ _GARBLED = re.compile(r"(?<![A-Za-z])[A-Z]{2}[a-z]{4,}")
 # A company is where one works or what one applies to, not a tool: "uses Kestrel Robotics", "uses Sweet Crumb
 # Bakery LLC".
 _COMPANY = {"inc", "llc", "ltd", "gmbh", "corp", "corporation", "robotics", "labs", "technologies", "bakery",
-            "hospital", "university", "school", "college", "bank", "restaurant", "cafe"}
+            "hospital", "university", "school", "college", "bank", "restaurant", "cafe", "logistics", "airlines",
+            "airways", "clinic", "pharmacy"}
+# Nor is an organization, or its paper ("uses Eastside Community Orchestra", "uses Maplewood District News"),
+# and one does not work on either: one works at, plays in or reads them ("is working on Pinecrest Bank" of a
+# resume's line). "Hacker News" and "American Heart Association eLearning" are things one uses.
+_ORGANIZATION = _COMPANY | {"orchestra", "choir", "club", "league", "district", "association", "society", "council",
+                            "committee", "foundation", "church", "community", "academy", "institute", "department",
+                            "county", "ministry", "museum"}
+_PAPERS = {"news", "times", "gazette", "journal", "bulletin", "newsletter", "herald", "tribune"}
 # A greeting or a thanks starts a line of a message, not a thing: "is working on Thanks Tom", "uses Hi Dr.
 # Okafor, thanks".
 _GREETINGS = {"hi", "hello", "hey", "thanks", "thank", "dear", "cheers", "regards", "congrats", "congratulations"}
@@ -265,6 +273,15 @@ def best_span(what: str, user: str, evidence: str) -> tuple[str, str | None]:
 _NEEDS_NAME = {"uses", "works on", "works with", "works at", "applied to", "goes to", "lives in"}
 
 
+def _an_organization(span: str) -> bool:
+    """Whether `span` names a company, an organization or its paper (see _ORGANIZATION); "Year 10 trip to the
+    Science Museum" is a trip."""
+    ws = words(span)
+    if {"to", "with", "at", "from", "for"} & set(ws):
+        return False
+    return ws[-1] in _ORGANIZATION or (ws[-1] in _PAPERS and len(ws) > 1 and bool(set(ws[:-1]) & _ORGANIZATION))
+
+
 def _names_something(word: str, evidence: str, app: str) -> bool:
     """Whether a one-word span can be a name: the app itself, an inner capital or digit ("QuickBooks", "Q1"),
     or found on some line that is not a table row."""
@@ -321,8 +338,8 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, f"{span!r} is a list (a job's requirements, a menu), not a tool {user} uses"
     if relation == "owns" and _COMPANY & set(words(span)) and not re.search(_OWNER_CUES, evidence, re.IGNORECASE):
         return None, f"nothing in the evidence says {user} owns {span!r}"
-    if relation == "uses" and not is_app and words(span)[-1] in _COMPANY:
-        return None, f"{span!r} is a company or a place, not a tool {user} uses"
+    if relation in ("uses", "works on") and not is_app and _an_organization(span):
+        return None, f"{span!r} is a company or an organization, not a thing {user} {relation}"
     if relation == "uses" and not is_app and _PHRASE_WORDS & set(words(span)[1:]):
         return None, f"{span!r} reads as a title or an event, not a tool {user} uses"
     if relation == "uses" and not is_app:

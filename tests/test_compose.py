@@ -13,9 +13,11 @@ SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot ref
 
 def test_every_relation_composes_a_well_formed_sentence_about_the_user():
     for relation in RELATIONS:
-        # a skill, not a name; a tool, not a company
-        span = {"is learning": "Spanish", "uses": "QuickBooks Online"}.get(relation, "Sweet Crumb Bakery")
-        made, why = compose("Grace", span, relation, "user", SCREEN + "\nbooked order application owner\nSpanish")
+        # a skill, not a name; a tool or a piece of work, not a company
+        span = {"is learning": "Spanish", "uses": "QuickBooks Online", "works on": "Spring Fair Flyer",
+                "writes": "Spring Fair Flyer", "does": "Spring Fair Flyer"}.get(relation, "Sweet Crumb Bakery")
+        made, why = compose("Grace", span, relation, "user",
+                            SCREEN + "\nbooked order application owner\nSpanish\nSpring Fair Flyer")
         assert made is not None, why
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
 
@@ -96,7 +98,8 @@ DESK = ("Shift Swap Board\nShift starts 5 pm\nThe Gothic Quarter in Barcelona is
         "Calendar event updated: standup\nVisited in Firefox\nnotes\norders\nflight tickets\nkickboxing tonight\n"
         "PostgreSQL\ngrafana.acme-shop.io\nRendered Track\nTaming Postgres failover on Kubernetes\nmy blog post\n"
         "Year 10 trip to the Science Museum\nBouldering at Boulderwelt with Jonas\nHelen Park\n"
-        "Montserrat from Barcelona\nLearning Japanese\nBandcamp for Artists\n"
+        "Montserrat from Barcelona\nLearning Japanese\nBandcamp for Artists\nHacker News\n"
+        "American Heart Association eLearning\n"
         "Auravia Audio Computers Phones Deals Help Cart\nAudio › Headphones › Over-ear\nInbox (2) Web Store\n"
         "1 gumdesk gumdesk 69 Dec\nSweet Crumb Bakery LLC\nThe campaign email goes out")
 
@@ -140,7 +143,8 @@ def test_an_activity_and_a_named_tool_still_compose():
     assert compose("Tomás", "PostgreSQL", "uses", "user", DESK)[0].text == "Tomás uses PostgreSQL"
     assert compose("Tomás", "Shift Swap Board", "uses", "user", DESK)[0] is not None
     assert compose("Tomás", "Bandcamp for Artists", "uses", "user", DESK)[0] is not None
-    assert compose("Tomás", "Sweet Crumb Bakery LLC", "works on", "user", DESK)[0] is not None
+    assert compose("Tomás", "Hacker News", "uses", "user", DESK)[0] is not None  # a site, not a paper
+    assert compose("Tomás", "American Heart Association eLearning", "uses", "user", DESK)[0] is not None
     assert compose("Tomás", "Japanese", "is learning", "user", DESK)[0].text == "Tomás is learning Japanese"
     code = "Go\nsettle.rs - ledger-api"
     assert compose("Arjun", "Go", "works on", "user", code)[0].text == "Arjun is working on Go"
@@ -155,7 +159,9 @@ JUNK = ("January 2026\nApril 2026\nWednesday 7pm\nMay 14\nFeed\nmy Schedule\nSch
 # line of a message as the thing.
 MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quinceanera\nSpring Fair 2026\n"
             "Abus SmartX with GPS tracking\nThanks Tom, see you Friday\nHi Dr. Okafor, thanks\nMy Library > Collection\n"
-            "Booked with Sakura Travel Agency\nOffice: Outlook\nRequirements: Go, Rust or Python")
+            "Booked with Sakura Travel Agency\nOffice: Outlook\nRequirements: Go, Rust or Python\n"
+            "UX Designer, Pinecrest Bank (2021-2025)\nEastside Community Orchestra rehearsal\n"
+            "Maplewood District News: School board elections")
 
 
 @pytest.mark.parametrize("span, relation, reason", [
@@ -169,8 +175,12 @@ MESSAGES = ("From: Helen Park (Head of Analytics)\nTo: Omar Haddad\nLucia's quin
     ("total 16", "works on", "nothing in particular"),
     ("Summary", "is learning", "nothing in particular"),
     ("PTrermvay-raterimit", "uses", "OCR garbage"),
-    ("Kestrel Robotics", "uses", "a company or a place"),
-    ("Sweet Crumb Bakery LLC", "uses", "a company or a place"),
+    ("Kestrel Robotics", "uses", "a company or an organization"),
+    ("Sweet Crumb Bakery LLC", "uses", "a company or an organization"),
+    ("Sweet Crumb Bakery LLC", "works on", "a company or an organization"),  # a resume's or a ledger's line
+    ("Pinecrest Bank", "works on", "a company or an organization"),
+    ("Eastside Community Orchestra", "uses", "a company or an organization"),
+    ("Maplewood District News", "uses", "a company or an organization"),  # an organization's paper
     ("Helen Park", "uses", "a person"),
     ("Lucia's quinceanera", "uses", "someone's thing"),
     ("Spring Fair 2026", "uses", "an edition"),
