@@ -467,3 +467,49 @@ def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS
     subject = user[:1].upper() + user[1:]
     return Composed(text=f"{subject} is working on {doc} in {tool}", relation="works on", kind="document", span=doc,
                     decay=RELATIONS["works on"].decay, line=window[:160])
+
+
+# -- an event in the user's calendar -------------------------------------------------------------------------
+# The calendar observer (observers/calendar.py) reads the user's own calendars: an event there is the user's.
+# "Recurring calendar event: Bouldering at Boulderwelt with Jonas / When: every week on Thu, 19:00-21:00 ..."
+# is "Tomás has Bouldering at Boulderwelt with Jonas every week on Thu". The model, given the same text,
+# wrote "is working on Parent-teacher conferences" or nothing; a cancelled event says nothing of the sort.
+
+_EVENT_HEAD = re.compile(r"^(?:Recurring calendar event(?: updated)?|Calendar event(?: updated| moved or changed"
+                         r" \(one occurrence of a series\))?): (?P<title>.+)$")
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}"
+_SERIES_WHEN = re.compile(r"^When: (?P<rule>every [^;]+?), (?:all day|\d{1,2}:\d{2})")
+_RANGE_WHEN = re.compile(rf"^When: (?P<first>{_DAY}) - (?P<last>{_DAY}) \(all day\)")
+_DAY_WHEN = re.compile(rf"^When: (?P<day>{_DAY})")
+EVENT_DECAY = 4  # as a plan: true until the day is past
+
+
+def _event_title(raw: str) -> str:
+    """The event's title as it reads inside a sentence: 'A: "B"' and 'A: B' -> 'A (B)', no quotes."""
+    title = " ".join(raw.replace('"', "").replace("“", "").replace("”", "").split()).strip(" .")
+    head, sep, rest = title.partition(": ")
+    return f"{head} ({rest})" if sep and rest and "(" not in rest else title.replace(": ", " - ")
+
+
+def compose_event(user: str, text: str) -> Composed | None:
+    """`user` has the event a calendar observation describes, on its day or by its rule; None for a
+    cancelled event or text that is not one."""
+    lines = text.splitlines()
+    head = _EVENT_HEAD.match(lines[0].strip()) if lines else None
+    if head is None:
+        return None
+    when_line = next((line.strip() for line in lines[1:] if line.startswith("When: ")), "")
+    if m := _SERIES_WHEN.match(when_line):
+        when = m["rule"]
+    elif m := _RANGE_WHEN.match(when_line):
+        when = f"from {m['first']} to {m['last']}"
+    elif m := _DAY_WHEN.match(when_line):
+        when = f"on {m['day']}"
+    else:
+        return None
+    title = _event_title(head["title"])
+    if not words(title) or len(title) > MAX_CHARS + 20:
+        return None
+    subject = user[:1].upper() + user[1:]
+    return Composed(text=f"{subject} has {title} {when}", relation="has", kind="event", span=title,
+                    decay=EVENT_DECAY, line=lines[0].strip()[:160])

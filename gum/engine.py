@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_document, is_browser, span_line
+from .compose import (MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_document, compose_event, is_browser,
+                      span_line)
 from .confidence import Evidence, confidence
 from .disclosure import statements
 from .engagement import (
@@ -682,9 +683,12 @@ class Engine:
         actions: list[Action] = []
         typed = self.document_typed_in(reading)
         said = self.said_by_the_user(reading)
-        # A thing the model found in a sentence the user said of themselves is in that sentence, said better.
-        proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in said))]
-        for p in [*proposals, *([typed] if typed else []), *said]:
+        event = self.event_in_calendar(reading)
+        # A thing the model found in a sentence the user said of themselves, or in the title of an event of
+        # theirs, is in that sentence, said better.
+        own = [*said, *([event] if event else [])]
+        proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
+        for p in [*proposals, *([typed] if typed else []), *own]:
             act = self.decide(p, usage, actions)
             if act.kind in ("create", "revise", "attach"):
                 # Only new or changed claims pay for the model check; evidence for a known claim gets the
@@ -715,6 +719,18 @@ class Engine:
         if made is None:
             return None
         return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',
+                        decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
+
+    def event_in_calendar(self, reading: Reading) -> Proposal | None:
+        """"<user> has <event> on <day>" (or by its rule) for an event of the user's own calendar
+        (gum/compose.py compose_event); a cancelled one is nothing the user will do."""
+        obs = reading.obs
+        if obs.observer != "calendar" or ((obs.meta or {}).get("calendar") or {}).get("change") == "cancelled":
+            return None
+        made = compose_event(self.user, obs.text)
+        if made is None or problems(made.text, self.user):
+            return None
+        return Proposal(text=made.text, reasoning=f'event, from the calendar "{obs.window}": "{made.line}"',
                         decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
 
     def said_by_the_user(self, reading: Reading) -> list[Proposal]:

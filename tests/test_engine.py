@@ -462,7 +462,37 @@ def test_the_calendar_gum_reads_events_from_is_not_an_app_the_user_uses(store):
     store.add_observation(Observation("calendar", "Calendar event: KubeCon EU talk rehearsal\nWhen: Thu 4 Jun 2026",
                                       app="Calendar", window="Work", ts=datetime(2026, 6, 1, 7, 55, tzinfo=timezone.utc)))
     summary = Engine(store, ScriptedModel([fact("calendar", "uses")]), user_name="Tomás", pack_most=1).run()
-    assert summary.created == 0 and summary.slots_refused == 1
+    assert summary.slots_refused == 1
+    assert [p.text for p in store.propositions()] == ["Tomás has KubeCon EU talk rehearsal on Thu 4 Jun 2026"]
+
+
+def calendar_event(store, text, change="new", minute=55):
+    store.add_observation(Observation("calendar", text, app="Calendar", window="Personal",
+                                      ts=datetime(2026, 6, 1, 7, minute, tzinfo=timezone.utc),
+                                      meta={"calendar": {"change": change, "kind": "single"}}))
+
+
+def test_an_event_in_the_users_calendar_is_theirs_on_its_day_or_by_its_rule(store):
+    calendar_event(store, "Recurring calendar event: Bouldering at Boulderwelt with Jonas\n"
+                          "When: every week on Mon, Thu, 19:00-21:00 (CEST); next Thu 4 Jun 2026\nCalendar: Personal")
+    calendar_event(store, 'Calendar event: KubeCon EU talk rehearsal: "Taming Postgres failover"\n'
+                          "When: Thu 4 Jun 2026, 15:00-16:00 (CEST)\nWhere: Room Elbe", minute=50)  # read first
+    calendar_event(store, "Calendar event: Team offsite\nWhen: Tue 9 Jun 2026 - Wed 10 Jun 2026 (all day)", minute=57)
+    # The model's own reading of the same text names a thing inside the event's title: the event says it.
+    Engine(store, ScriptedModel([fact("KubeCon EU talk rehearsal", "works on")], default=NOTHING),
+           user_name="Tomás", pack_most=1).run()
+    props = {p.text: p for p in store.propositions()}
+    assert set(props) == {"Tomás has Bouldering at Boulderwelt with Jonas every week on Mon, Thu",
+                          "Tomás has KubeCon EU talk rehearsal (Taming Postgres failover) on Thu 4 Jun 2026",
+                          "Tomás has Team offsite from Tue 9 Jun 2026 to Wed 10 Jun 2026"}
+    assert {p.confidence_detail["kind"] for p in props.values()} == {"event"}
+
+
+def test_a_cancelled_event_is_nothing_the_user_will_do(store):
+    calendar_event(store, "Calendar event cancelled: District robotics workshop\nWhen: Sat 14 Mar 2026, 09:00-13:00",
+                   change="cancelled")
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Aisha", pack_most=1).run()
+    assert store.propositions() == []
 
 
 def test_a_page_the_user_only_looked_at_is_read_about_not_worked_on(store):

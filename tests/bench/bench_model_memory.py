@@ -1,6 +1,7 @@
 """Where the agent's memory goes: the embedded model alone, in a fresh process per llama.cpp setting, loaded and
 then given the same three propose-sized calls (the real prompt and schema, a shared scenario's text). Prints
-the peak RSS after load and after the calls, and the CPU of the calls, for each setting.
+the RSS after load and after the calls, the peak (VmHWM: the load itself reads the whole file in, before gum
+releases it, gum/backends/resident.py), and the CPU of the calls, for each setting.
 
     python3 tests/bench/bench_model_memory.py            # n_ctx / n_batch / flash attention variants
 
@@ -25,26 +26,36 @@ from gum import prompts
 from gum.backends.embedded import embedded_model_path
 from gum.engine import PROPOSE_SCHEMA
 
-def peak_mb():
+def status_mb(field):
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
 
+def peak_mb():
+    return status_mb("VmHWM")
+
 kw, text = json.loads(sys.argv[1]), open(sys.argv[2], encoding="utf-8").read()
+release = kw.pop("release", False)
 llm = Llama(model_path=str(embedded_model_path()), n_threads=2, n_threads_batch=2, verbose=False, seed=1234, **kw)
-loaded = peak_mb()
+if release:
+    from gum.backends import resident
+    resident.release(embedded_model_path())
+loaded = status_mb("VmRSS")
 system = prompts.render("propose", user="Aisha")
 start = time.process_time()
 for i in (0, 1400, 2800):
     llm.create_chat_completion(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": text[i:i + 1400]}],
         response_format={"type": "json_object", "schema": PROPOSE_SCHEMA}, max_tokens=120, temperature=0.2)
-print(json.dumps({"setting": kw, "after_load_mb": round(loaded), "peak_mb": round(peak_mb()),
+print(json.dumps({"setting": {**kw, **({"release": True} if release else {})}, "after_load_mb": round(loaded),
+                  "after_calls_mb": round(status_mb("VmRSS")), "peak_mb": round(peak_mb()),
                   "cpu_s_3_calls": round(time.process_time() - start, 1)}))
 '''
 
 SETTINGS = [
-    {"n_ctx": 2048, "n_batch": 256},  # gum's setting
+    {"n_ctx": 2048, "n_batch": 64, "release": True},  # gum's setting (gum/backends/llama.py, resident.py)
+    {"n_ctx": 2048, "n_batch": 64},
+    {"n_ctx": 2048, "n_batch": 256},  # gum's setting before 9d3eb83
     {"n_ctx": 2048, "n_batch": 256, "flash_attn": True},
     {"n_ctx": 2048, "n_batch": 128},
     {"n_ctx": 2048, "n_batch": 128, "flash_attn": True},
@@ -61,8 +72,8 @@ def main() -> None:
         if "error" in row:
             print(f"  {setting}: failed: {row['error']}")
             continue
-        print(f"  {json.dumps(setting):<55} after load {row['after_load_mb']:>4} MB   peak {row['peak_mb']:>4} MB"
-              f"   3 calls {row['cpu_s_3_calls']:>5} CPU-s")
+        print(f"  {json.dumps(setting):<55} after load {row['after_load_mb']:>4} MB   after the calls "
+              f"{row['after_calls_mb']:>4} MB   peak {row['peak_mb']:>4} MB   3 calls {row['cpu_s_3_calls']:>5} CPU-s")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ asked as an assistant asks them. Runs in a temporary data dir (or DIR/<size>, fi
 
 "cold" is a question the process has not embedded before (the encoder's cache of question vectors is emptied
 before each one), "warm" the same question asked again (its vector remembered); the API and the MCP tool are
-measured cold. OPENBLAS_NUM_THREADS=1 unless set, as the `gum` command does (gum/cli.py).
+measured cold, the API twice: with the server in this process (a thread) and with `gum start` in its own, as
+an assistant reaches it. OPENBLAS_NUM_THREADS=1 unless set, as the `gum` command does (gum/cli.py).
 """
 
 from __future__ import annotations
@@ -177,6 +178,47 @@ def bench_api(qs: list[str], n_queries: int) -> tuple[list[float], list[float]]:
         server.stop()
 
 
+def bench_api_process(qs: list[str], n_queries: int) -> list[float]:
+    """GET /v1/query from this process to `gum start` in its own (GUM_OBSERVERS=none), as an assistant's MCP
+    server calls it: no GIL shared between the client and the server. Each question is asked once (the
+    agent's cache of question vectors cannot be emptied from here), so all of them are cold."""
+    import socket
+    import subprocess
+
+    from gum.api import tokens
+    from gum.api.client import ApiError, Client
+    from gum.store import Store
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = Store(user_name="Dana")
+    token, _ = tokens.create_token(store, f"bench-proc-{time.time_ns()}", ["propositions:read"])
+    store.close()
+    env = dict(os.environ, GUM_OBSERVERS="none", GUM_API_PORT=str(port), GUM_USER_NAME="Dana")
+    agent = subprocess.Popen([sys.executable, "-m", "gum.cli", "start"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        client = Client(f"http://127.0.0.1:{port}", token)
+        for _ in range(600):
+            try:
+                client.health()
+                break
+            except ApiError:
+                time.sleep(0.1)
+        client.query("what does she listen to while working?", limit=10)  # loads the index and the encoder
+        asked = random.Random(13).sample(qs, min(n_queries, len(qs)))
+        lat = []
+        for q in asked:
+            t = time.perf_counter()
+            client.query(q, limit=10)
+            lat.append((time.perf_counter() - t) * 1000)
+        return lat
+    finally:
+        agent.terminate()
+        agent.wait(30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
@@ -217,7 +259,10 @@ def main() -> None:
         store.close()
         if not args.no_api:
             api, mcp = bench_api(qs, args.queries)
-            print("  " + line("GET /v1/query        ", api))
+            print("  " + line("GET /v1/query        ", api) + "   (server and client in this process)")
+            proc = bench_api_process(qs, args.queries)
+            print("  " + line("GET /v1/query        ", proc) + f"   (the agent in its own process; {len(proc)} "
+                  "questions, each once)")
             print("  " + line("get_user_context     ", mcp) + "   (a query and a GET per result, as the tool does)")
 
 
