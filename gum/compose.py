@@ -513,3 +513,60 @@ def compose_event(user: str, text: str) -> Composed | None:
     subject = user[:1].upper() + user[1:]
     return Composed(text=f"{subject} has {title} {when}", relation="has", kind="event", span=title,
                     decay=EVENT_DECAY, line=lines[0].strip()[:160])
+
+
+# -- the people the user writes to ---------------------------------------------------------------------------
+# Typing in a mail window is writing to someone: the person the mail is from (or to, when the user wrote it),
+# or the one the draft greets. "Grace corresponds with David Liu (CPA) about Q1 numbers" is a fact a reader
+# expects ("works with her accountant David Liu"), and the model, asked for one thing, names the mail app.
+
+_MAIL_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "fernmail", "protonmail", "fastmail"}
+_HEADER = re.compile(r"^(?P<field>From|To|Subject):\s*(?P<value>.+)$", re.IGNORECASE)
+_GREETING = re.compile(r"^(?:hi|hello|hey|dear)\s+(?P<name>(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w'-]+"
+                       r"(?:\s+[A-Z][\w'-]+)?)\s*[,!]", re.IGNORECASE)
+_REPLY = re.compile(r"^(?:(?:re|fwd?|aw|tr|sv)\s*:\s*)+", re.IGNORECASE)
+
+
+def _correspondent(raw: str) -> str:
+    """A From:/To: value as a person reads in a sentence: no address, "David Liu, CPA" -> "David Liu (CPA)"."""
+    name = re.sub(r"\s*<[^>]*>", "", raw).strip(" \"'")
+    if "@" in name or not re.search(r"[A-Za-z]", name):
+        return ""  # an address alone: no one to name
+    head, sep, rest = name.partition(", ")
+    return f"{head} ({rest})" if sep and "(" not in name else name
+
+
+def compose_correspondence(user: str, text: str, window: str, app: str, keys: int) -> Composed | None:
+    """`user` corresponds with someone about a mail's subject, having typed `keys` keys in its window; None
+    if it is no mail, no one is named or too few keys went in."""
+    if keys < MIN_DOCUMENT_KEYS:
+        return None
+    if not (set(words(_app_name(app))) & _MAIL_APPS or _MAIL_TITLE.search(window)):
+        return None
+    name = set(words(user)) - {"the", "user"}
+    headers: dict[str, str] = {}
+    greeted = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if m := _HEADER.match(line):
+            headers.setdefault(m["field"].lower(), m["value"].strip())
+        elif not greeted and (m := _GREETING.match(line)):
+            greeted = m["name"]
+    person = ""
+    for field in ("from", "to"):
+        who = _correspondent(headers.get(field, ""))
+        if who and not (name and name & set(words(who))):
+            person = who
+            break
+    person = person or greeted
+    if not person or len(person) > MAX_CHARS or (name and name & set(words(person))):
+        return None
+    subject = _REPLY.sub("", headers.get("subject", "") or _TITLE_SEP.split(window)[0]).strip()
+    if (not words(subject) or _MAIL_TITLE.search(subject) or set(words(subject)) <= _VAGUE
+            or len(subject) > MAX_CHARS):
+        subject = ""
+    subject_text = f" about {subject}" if subject else ""
+    who_line = f"{person}{subject_text}"
+    sentence = f"{user[:1].upper() + user[1:]} corresponds with {who_line}"
+    return Composed(text=sentence, relation="corresponds with", kind="contact", span=person, decay=6,
+                    line=window[:160])

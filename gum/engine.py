@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import (MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_document, compose_event, is_browser,
-                      span_line)
+from .compose import (MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_correspondence, compose_document,
+                      compose_event, is_browser, span_line)
 from .confidence import Evidence, confidence
 from .disclosure import statements
 from .engagement import (
@@ -684,9 +684,10 @@ class Engine:
         typed = self.document_typed_in(reading)
         said = self.said_by_the_user(reading)
         event = self.event_in_calendar(reading)
+        mail = self.mail_written(reading)
         # A thing the model found in a sentence the user said of themselves, or in the title of an event of
         # theirs, is in that sentence, said better.
-        own = [*said, *([event] if event else [])]
+        own = [*said, *([event] if event else []), *([mail] if mail else [])]
         proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
         for p in [*proposals, *([typed] if typed else []), *own]:
             act = self.decide(p, usage, actions)
@@ -719,6 +720,19 @@ class Engine:
         if made is None:
             return None
         return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',
+                        decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
+
+    def mail_written(self, reading: Reading) -> Proposal | None:
+        """"<user> corresponds with <person> about <subject>" when the user typed in a mail's window
+        (gum/compose.py compose_correspondence)."""
+        obs, eng = reading.obs, reading.eng
+        if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
+                or eng.weight < NO_CLAIM_WEIGHT):
+            return None
+        made = compose_correspondence(self.user, reading.text, obs.window, obs.app, eng.keys)
+        if made is None or problems(made.text, self.user):
+            return None
+        return Proposal(text=made.text, reasoning=f'contact, {eng.keys} keys typed in "{made.line}"',
                         decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
 
     def event_in_calendar(self, reading: Reading) -> Proposal | None:

@@ -511,3 +511,22 @@ def test_in_a_browser_an_address_typed_and_links_followed_are_still_reading(stor
                                       meta={"engagement": {"keys": 38, "clicks": 3, "dwell_s": 90}}))
     Engine(store, ScriptedModel([fact("Sliding window log", "works on")]), user_name="Tomas", pack_most=1).run()
     assert [p.text for p in store.propositions()] == ["Tomas is reading about Sliding window log"]
+
+
+def test_typing_in_a_mail_is_corresponding_with_the_person_it_is_from_or_to(store):
+    typed(store, "Re: Q1 numbers - David Liu CPA", "Outlook", keys=60, minute=1,
+          text="From: David Liu, CPA\nTo: Grace Kim\nSubject: Re: Q1 numbers\nGrace, your estimate is $4,100.")
+    typed(store, "Re: Spring Fair planning", "Gmail - Firefox", keys=230, minute=2,
+          text="Hi Mrs. Patel, great news. The sign-up sheet goes out tonight.")
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Grace", pack_most=1).run()
+    assert {p.text for p in store.propositions()} == {"Grace corresponds with David Liu (CPA) about Q1 numbers",
+                                                      "Grace corresponds with Mrs. Patel about Spring Fair planning"}
+
+
+def test_a_mail_only_read_or_from_an_address_alone_names_no_one(store):
+    typed(store, "Re: Q1 numbers - David Liu CPA", "Outlook", keys=0, minute=1,
+          text="From: David Liu, CPA\nSubject: Re: Q1 numbers")  # read, not answered
+    typed(store, "You won! - Inbox", "Outlook", keys=40, minute=2,
+          text="From: <claims@lucky-winner-intl.biz>\nSubject: You won!")
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Grace", pack_most=1).run()
+    assert store.propositions() == []
