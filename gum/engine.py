@@ -183,6 +183,18 @@ def propose_schema(observations: int) -> dict:
             "required": ["observations"]}
 
 
+# What gum writes itself from the evidence (a typed-in document, the user's own words, a calendar event, a
+# mail the user wrote): a statement of one of these kinds is revised only by another of its kind.
+OWN_KINDS = {"document", "said", "event", "contact"}
+
+
+def _other_kind(existing: Proposition, proposal: Proposal) -> bool:
+    """Whether one of the two is of a kind gum writes itself and the other of another kind. Among the model's
+    kinds a revision may change the relation ("is reading about X", then "is working on X")."""
+    kind = (existing.confidence_detail or {}).get("kind", "")
+    return bool(kind and proposal.kind and kind != proposal.kind and OWN_KINDS & {kind, proposal.kind})
+
+
 def _used_app(obs: Observation) -> str:
     """The app the user was in when `obs` was made: none for a calendar or a notification, whose "app" is
     where gum read it ("Tomás uses calendar" from a calendar event)."""
@@ -543,6 +555,11 @@ class Engine:
                 relation = "similar" if best_sim >= SIMILAR_WITHOUT_JUDGE else "unrelated"
         else:
             relation = "similar" if best_sim >= SIMILAR_WITHOUT_JUDGE else "unrelated"
+        if relation == "similar" and _other_kind(best, proposal):
+            # Words in common, things of different kinds: "is reading about 7th Grade Science" (a page) is no
+            # new version of "has Parent-teacher conferences (7th grade science) on Thu 12 Mar" (an event),
+            # and replacing it lost the event in the eval.
+            relation = "unrelated"
         if relation == "unrelated":
             return Action("create", proposal)
         if relation == "identical" or best.edited or best.feedback == "confirmed":

@@ -530,3 +530,16 @@ def test_a_mail_only_read_or_from_an_address_alone_names_no_one(store):
           text="From: <claims@lucky-winner-intl.biz>\nSubject: You won!")
     Engine(store, ScriptedModel(default=NOTHING), user_name="Grace", pack_most=1).run()
     assert store.propositions() == []
+
+
+def test_a_statement_gum_wrote_itself_is_not_replaced_by_the_models_claim_of_another_kind(store):
+    calendar_event(store, "Calendar event updated: Parent-teacher conferences (7th grade science)\n"
+                          "When: Thu 12 Mar 2026, 16:00-19:00 (PDT)", change="updated", minute=40)
+    store.add_observation(Observation("screen", "Lincoln Middle School - 7th Grade Science\nField trip form",
+                                      app="Chromium", window="Permission slip - Google Docs",
+                                      ts=datetime(2026, 6, 1, 7, 45, tzinfo=timezone.utc)))
+    Engine(store, ScriptedModel([NOTHING, fact("7th Grade Science", "works on")]), user_name="Aisha",
+           pack_most=1).run()
+    texts = {p.text for p in store.propositions()}
+    assert "Aisha has Parent-teacher conferences (7th grade science) on Thu 12 Mar 2026" in texts
+    assert len(texts) == 2, texts
