@@ -536,11 +536,11 @@ def _correspondent(raw: str) -> str:
     return f"{head} ({rest})" if sep and "(" not in name else name
 
 
-def compose_correspondence(user: str, text: str, window: str, app: str, keys: int) -> Composed | None:
+def compose_correspondence(user: str, text: str, window: str, app: str, keys: int,
+                           measured: bool = True) -> Composed | None:
     """`user` corresponds with someone about a mail's subject, having typed `keys` keys in its window; None
-    if it is no mail, no one is named or too few keys went in."""
-    if keys < MIN_DOCUMENT_KEYS:
-        return None
+    if it is no mail, no one is named or too few keys went in. Where nothing measured the keys (`measured`
+    False: a recorded transcript), a draft (a To: line and no From:) is the user writing."""
     if not (set(words(_app_name(app))) & _MAIL_APPS or _MAIL_TITLE.search(window)):
         return None
     name = set(words(user)) - {"the", "user"}
@@ -552,6 +552,9 @@ def compose_correspondence(user: str, text: str, window: str, app: str, keys: in
             headers.setdefault(m["field"].lower(), m["value"].strip())
         elif not greeted and (m := _GREETING.match(line)):
             greeted = m["name"]
+    draft = "to" in headers and "from" not in headers
+    if keys < MIN_DOCUMENT_KEYS and not (draft and not measured):
+        return None
     person = ""
     for field in ("from", "to"):
         who = _correspondent(headers.get(field, ""))

@@ -746,7 +746,7 @@ class Engine:
         if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
                 or eng.weight < NO_CLAIM_WEIGHT):
             return None
-        made = compose_correspondence(self.user, reading.text, obs.window, obs.app, eng.keys)
+        made = compose_correspondence(self.user, reading.text, obs.window, obs.app, eng.keys, measured=eng.known)
         if made is None or problems(made.text, self.user):
             return None
         return Proposal(text=made.text, reasoning=f'contact, {eng.keys} keys typed in "{made.line}"',

@@ -543,3 +543,16 @@ def test_a_statement_gum_wrote_itself_is_not_replaced_by_the_models_claim_of_ano
     texts = {p.text for p in store.propositions()}
     assert "Aisha has Parent-teacher conferences (7th grade science) on Thu 12 Mar 2026" in texts
     assert len(texts) == 2, texts
+
+
+def test_in_a_recorded_transcript_a_draft_is_the_user_writing(store):
+    # Nothing measured the keys (no engagement recorded): a To: line with no From: is the user's own draft.
+    store.add_observation(Observation("screen", "To: Helen Park\nHi Helen, yes - I'll present the churn drivers.",
+                                      app="Outlook", window="Re: Churn analysis review",
+                                      ts=datetime(2026, 5, 11, 11, 6, tzinfo=timezone.utc)))
+    store.add_observation(Observation("screen", "From: Helen Park\nTo: Omar Haddad\nCan you present?", app="Outlook",
+                                      window="Re: Churn analysis review - Inbox",
+                                      ts=datetime(2026, 5, 11, 11, 2, tzinfo=timezone.utc)))
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Omar", pack_most=1).run()
+    assert [p.text for p in store.propositions()] == ["Omar corresponds with Helen Park about Churn analysis review"]
+    assert len(store.evidence(store.propositions()[0].id)) == 1, "the mail only read is not evidence of writing"
