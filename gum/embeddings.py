@@ -267,7 +267,7 @@ class Encoder:
             ids = ids[:self.spec.max_tokens - 1] + ids[-1:]
         return ids
 
-    def encode(self, texts: list[str]):
+    def encode(self, texts: list[str], *, threads: int = 1):
         """One row per text, L2-normalised; texts are packed a batch at a time (no padding in llama.cpp)."""
         import numpy as np
 
@@ -275,6 +275,7 @@ class Encoder:
         with self._lock:
             if not self._free.alive:
                 raise ModelError("the sentence-embedding model was closed")
+            self._llm._ctx.set_n_threads(threads, threads)
             pending: list[list[int]] = []
             first = tokens = 0
             for i, text in enumerate(texts):
@@ -319,7 +320,7 @@ class Encoder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        vec = self.encode([text])[0]
+        vec = self.encode([text], threads=query_threads())[0]
         vec.flags.writeable = False  # shared by every caller that asks the same
         with self._cache_lock:
             self._cache[text] = vec
@@ -331,6 +332,14 @@ class Encoder:
         """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
         with self._cache_lock:
             self._cache.clear()
+
+
+def query_threads() -> int:
+    """Threads for a question's embedding: two when the machine has them and the language model is not in
+    a call (measured: 5.2 ms p50 on two against 8.8 on one, a question of a dozen word pieces), else one."""
+    from .backends import llama
+
+    return 2 if (os.cpu_count() or 1) >= 2 and not llama.running() else 1
 
 
 def _free(llama_cpp, llm, batch) -> None:

@@ -27,7 +27,11 @@ from .similarity import overlap, terms
 
 MMR_LAMBDA = 0.7
 DUPLICATE = 0.75  # as similar as the engine's "identical"
-CANDIDATES = 60
+# MMR picks the results among the best POOL_PER_RESULT x limit by score (at least MIN_POOL): a result ranked
+# lower than that by score is not worth its diversity. The pool was 60 whatever the limit; MMR's pairwise
+# comparisons were then a fifth of a query's time at 100k propositions (bench_retrieval.py --profile).
+POOL_PER_RESULT = 3
+MIN_POOL = 20
 
 
 def half_life_days(decay: int) -> float:
@@ -65,7 +69,7 @@ def rank(
     scored.sort(key=lambda p: p.score, reverse=True)
     if not mmr:
         return scored[:limit]
-    pool = scored[:CANDIDATES]
+    pool = scored[:max(MIN_POOL, POOL_PER_RESULT * limit)]
     best = pool[0].score or 1.0
     term_sets = {id(p): _terms(p.text, ignore) for p in pool}
     picked: list[Proposition] = []

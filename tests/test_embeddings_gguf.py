@@ -136,3 +136,18 @@ def test_threads_embedding_at_once_each_get_their_own_vectors(texts):
     for t in threads:
         t.join()
     assert all(np.array_equal(v, want[i]) for i, vs in got.items() for v in vs)
+
+
+def test_a_question_is_embedded_on_two_threads_unless_the_language_model_is_in_a_call(reference, monkeypatch):
+    from gum.backends import llama
+
+    enc = embeddings.encoder()
+    text = "Which accounting software does Grace use?"
+    one = enc.encode([text], threads=1)[0]
+    two = enc.encode([text], threads=2)[0]
+    assert float(one @ two) > 0.99999  # the same vector however many threads compute it
+    assert float(two @ reference.encode([text])[0]) > 0.9999
+    if (embeddings.os.cpu_count() or 1) >= 2:
+        assert embeddings.query_threads() == 2
+        monkeypatch.setattr(llama, "_running", 1)  # a propose call in progress in the engine's thread
+        assert embeddings.query_threads() == 1

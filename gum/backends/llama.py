@@ -15,6 +15,14 @@ from . import resident
 # One loaded model per file for the whole process: loading costs seconds and hundreds of MB.
 _LOADED: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()
+# Calls in progress, in any thread: while one runs, the cores are the model's (gum/embeddings.py asks).
+_running = 0
+_running_lock = threading.Lock()
+
+
+def running() -> bool:
+    """Whether a model call is in progress in this process."""
+    return _running > 0
 
 
 def _close_all() -> None:
@@ -26,6 +34,18 @@ def _close_all() -> None:
             llm.close()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
+
+
+class _counted:
+    def __enter__(self):
+        global _running
+        with _running_lock:
+            _running += 1
+
+    def __exit__(self, *exc):
+        global _running
+        with _running_lock:
+            _running -= 1
 
 
 class LlamaCppModel:
@@ -94,7 +114,7 @@ class LlamaCppModel:
         if len(tokens) > budget:
             user = llm.detokenize(tokens[:budget]).decode("utf-8", "ignore") + "\n[...cut...]"
         start = time.perf_counter()
-        with self._lock:
+        with self._lock, _counted():
             # On one thread llama.cpp computes in this thread: its CPU time is the call's, whatever the
             # observers do meanwhile. On several, its worker threads count too: the whole process's.
             clock = time.thread_time if self._run_threads == 1 else time.process_time
