@@ -151,6 +151,11 @@ _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.(?!(?:rs|py|js|ts|tsx|jsx|go|c|h|cp
                      r"|css|html|swift|sql|ipynb|r|tex)$)[a-z]{2,}$", re.IGNORECASE)
 
 
+def sentence_subject(user: str) -> str:
+    """The user as a sentence starts with them: "the user" -> "The user"."""
+    return user[:1].upper() + user[1:]
+
+
 def _looks_named(span: str) -> bool:
     """A product or service name: a capital, a digit or a dot in it ("QuickBooks", "Q1", "lenafischer.design")."""
     return any(w[:1].isupper() or any(c.isdigit() for c in w) or "." in w.strip(".")
@@ -374,8 +379,7 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     obj = _MY.sub("their", span)
     if rel.article:
         obj = _with_article(obj)
-    subject = user[:1].upper() + user[1:]
-    text = rel.template.format(user=subject, what=obj)
+    text = rel.template.format(user=sentence_subject(user), what=obj)
     return Composed(text=text, relation=relation, kind=kind, span=span, decay=rel.decay, line=line[:160]), ""
 
 
@@ -391,9 +395,10 @@ _BROWSERS = {"chrome", "chromium", "firefox", "safari", "edge", "brave", "opera"
 # Not documents: a mail's subject line, a conversation, a shell prompt.
 _MAIL_TITLE = re.compile(r"^(?:re|fwd?|aw|tr|sv)\s*:|\b(?:inbox|compose|new message|draft|drafts|sent mail)\b",
                          re.IGNORECASE)
-_NOT_DOCUMENT_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "whatsapp", "slack", "discord",
-                      "signal", "telegram", "teams", "messages", "messenger", "element", "zoom", "xterm", "terminal",
-                      "alacritty", "kitty", "konsole", "gnome-terminal", "terminator", "tilix", "wezterm", "iterm2"}
+_MAIL_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "fernmail", "protonmail", "fastmail"}
+_NOT_DOCUMENT_APPS = _MAIL_APPS | {
+    "whatsapp", "slack", "discord", "signal", "telegram", "teams", "messages", "messenger", "element", "zoom", "xterm",
+    "terminal", "alacritty", "kitty", "konsole", "gnome-terminal", "terminator", "tilix", "wezterm", "iterm2"}
 MIN_DOCUMENT_KEYS = 20  # keys typed in the window: fewer is a search box or a shortcut, not work on it
 # In a browser, typing an address into a new tab lands on the page it opens: a page takes more to count.
 MIN_PAGE_KEYS = 80
@@ -464,8 +469,7 @@ def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS
     if found is None:
         return None
     doc, tool = found
-    subject = user[:1].upper() + user[1:]
-    return Composed(text=f"{subject} is working on {doc} in {tool}", relation="works on", kind="document", span=doc,
+    return Composed(text=f"{sentence_subject(user)} is working on {doc} in {tool}", relation="works on", kind="document", span=doc,
                     decay=RELATIONS["works on"].decay, line=window[:160])
 
 
@@ -510,8 +514,7 @@ def compose_event(user: str, text: str) -> Composed | None:
     title = _event_title(head["title"])
     if not words(title) or len(title) > MAX_CHARS + 20:
         return None
-    subject = user[:1].upper() + user[1:]
-    return Composed(text=f"{subject} has {title} {when}", relation="has", kind="event", span=title,
+    return Composed(text=f"{sentence_subject(user)} has {title} {when}", relation="has", kind="event", span=title,
                     decay=EVENT_DECAY, line=lines[0].strip()[:160])
 
 
@@ -520,7 +523,6 @@ def compose_event(user: str, text: str) -> Composed | None:
 # or the one the draft greets. "Grace corresponds with David Liu (CPA) about Q1 numbers" is a fact a reader
 # expects ("works with her accountant David Liu"), and the model, asked for one thing, names the mail app.
 
-_MAIL_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "fernmail", "protonmail", "fastmail"}
 _HEADER = re.compile(r"^(?P<field>From|To|Subject):\s*(?P<value>.+)$", re.IGNORECASE)
 _GREETING = re.compile(r"^(?:hi|hello|hey|dear)\s+(?P<name>(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w'-]+"
                        r"(?:\s+[A-Z][\w'-]+)?)\s*[,!]", re.IGNORECASE)
@@ -568,8 +570,6 @@ def compose_correspondence(user: str, text: str, window: str, app: str, keys: in
     if (not words(subject) or _MAIL_TITLE.search(subject) or set(words(subject)) <= _VAGUE
             or len(subject) > MAX_CHARS):
         subject = ""
-    subject_text = f" about {subject}" if subject else ""
-    who_line = f"{person}{subject_text}"
-    sentence = f"{user[:1].upper() + user[1:]} corresponds with {who_line}"
+    sentence = f"{sentence_subject(user)} corresponds with {person}" + (f" about {subject}" if subject else "")
     return Composed(text=sentence, relation="corresponds with", kind="contact", span=person, decay=6,
                     line=window[:160])

@@ -195,6 +195,13 @@ def _other_kind(existing: Proposition, proposal: Proposal) -> bool:
     return bool(kind and proposal.kind and kind != proposal.kind and OWN_KINDS & {kind, proposal.kind})
 
 
+def _typed_on_screen(reading: Reading) -> bool:
+    """Whether `reading` is a screen or window the user may have typed in, not a chat, with text, and not
+    disowned: where a document or a mail of the user's is read from (their keys decide the rest)."""
+    return (reading.obs.observer in ("screen", "window") and not reading.chat and bool(reading.text.strip())
+            and reading.eng.weight >= NO_CLAIM_WEIGHT)
+
+
 def _used_app(obs: Observation) -> str:
     """The app the user was in when `obs` was made: none for a calendar or a notification, whose "app" is
     where gum read it ("Tomás uses calendar" from a calendar event)."""
@@ -730,8 +737,7 @@ class Engine:
         """"<user> is working on <document> in <tool>" when the user typed in a window whose title names a
         document (gum/compose.py compose_document): written here, not by the model, which seldom says it."""
         obs, eng = reading.obs, reading.eng
-        if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
-                or eng.weight < NO_CLAIM_WEIGHT):
+        if not _typed_on_screen(reading):
             return None
         made = compose_document(self.user, obs.window, obs.app, eng.keys)
         if made is None:
@@ -743,8 +749,7 @@ class Engine:
         """"<user> corresponds with <person> about <subject>" when the user typed in a mail's window
         (gum/compose.py compose_correspondence)."""
         obs, eng = reading.obs, reading.eng
-        if (obs.observer not in ("screen", "window") or reading.chat or not reading.text.strip()
-                or eng.weight < NO_CLAIM_WEIGHT):
+        if not _typed_on_screen(reading):
             return None
         made = compose_correspondence(self.user, reading.text, obs.window, obs.app, eng.keys, measured=eng.known)
         if made is None or problems(made.text, self.user):
