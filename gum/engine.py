@@ -709,8 +709,8 @@ class Engine:
         said = self.said_by_the_user(reading)
         event = self.event_in_calendar(reading)
         mail = self.mail_written(reading)
-        # A thing the model found in a sentence the user said of themselves, or in the title of an event of
-        # theirs, is in that sentence, said better.
+        # A thing the model found in a sentence the user said of themselves, an event of theirs or a mail they
+        # wrote is in that statement, said better.
         own = [*said, *([event] if event else []), *([mail] if mail else [])]
         proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
         for p in [*proposals, *([typed] if typed else []), *own]:
