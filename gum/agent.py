@@ -14,8 +14,9 @@ check that catches up after sleep.
 
 The model is a good desktop citizen: its thread runs at low priority, on `active_threads` threads while the
 user is active and on all cores when they are idle or away, and while they are active it makes at most
-`model_calls_per_hour` calls an hour, paced evenly through the hour (gum/pacing.py), most engaged activities
-first. Nothing is dropped: what waits, waits in the durable queue, and the status says how much and for how
+`model_calls_per_hour` calls an hour, paced evenly through the hour (gum/pacing.py), and spends at most
+`model_cpu_minutes_per_hour` of the model's CPU (a call waits until its expected CPU is earned), most engaged
+activities first. Nothing is dropped: what waits, waits in the durable queue, and the status says how much and for how
 long.
 
 Status is truthful: `status()` reports each observer's health, whether the model is busy, the queue, the
@@ -52,6 +53,9 @@ PROCESS_CHECK_S = 15.0
 SEGMENT_CHECK_S = 10.0
 ACTIVE_WITHIN_S = 120.0  # input this recent: the user is at the computer, the model keeps to its budget
 ENGINE_NICE = 10
+# A propose call on one thread beside a working desktop (tests/bench/bench_desk.py: 11.7-13.8 CPU-s).
+ACTIVE_CALL_CPU_S = 12.0
+CPU_BURST_S = 30.0
 HEALTH_CHECK_S = 5.0
 WAKE_CHECK_S = 10.0
 RETENTION_S = 3600.0
@@ -98,6 +102,11 @@ class Agent:
         # Model work for the status: (monotonic time, calls) per processed observation; the budget is the pace.
         self._calls: deque = deque()
         self.pace = Pace(self.settings.model_calls_per_hour)
+        # The model's CPU while the user is active, in CPU-seconds: starts empty (nothing earned yet), holds at
+        # most one long call's worth; a call waits until its expected cost (ACTIVE_CALL_CPU_S until measured:
+        # the mean of the last active calls) is earned.
+        self.cpu_pace = Pace(self.settings.model_cpu_minutes_per_hour * 60, burst=CPU_BURST_S, start=0.0)
+        self._active_call_cpu: deque = deque([ACTIVE_CALL_CPU_S], maxlen=10)
         self.engine_stats = {"calls": 0, "model_seconds": 0.0, "cpu_seconds": 0.0, "processed": 0}
         self.waiting_for: str | None = None  # why queued work is not being done now: "budget"
         self.started_at = utcnow()
@@ -196,9 +205,17 @@ class Agent:
             self._calls.popleft()
         return sum(n for _, n in self._calls)
 
+    def call_cpu(self) -> float:
+        """The CPU-seconds a call is expected to take while the user is active."""
+        return sum(self._active_call_cpu) / len(self._active_call_cpu)
+
     def over_budget(self) -> bool:
-        """True while the user is active and the model has not yet earned its next call."""
-        return self.user_active() and not self.pace.allows()
+        """True while the user is active and the model has not yet earned its next call, or its CPU."""
+        return self.user_active() and not (self.pace.allows() and self.cpu_pace.allows(self.call_cpu()))
+
+    def next_call_in(self) -> float:
+        """Seconds until the budget allows a call while the user stays active."""
+        return max(self.pace.wait_seconds(), self.cpu_pace.wait_seconds(self.call_cpu()))
 
     def process_due(self) -> bool:
         """True when the engine should run now: something waits and the budget allows it. (With the old
@@ -247,7 +264,11 @@ class Agent:
                 self.engine_stats[k] += v
             if delta["calls"]:
                 self._calls.append((time.monotonic(), delta["calls"]))
-                self.pace.spend(delta["calls"], active=self.user_active())
+                active = self.user_active()
+                self.pace.spend(delta["calls"], active=active)
+                self.cpu_pace.spend(delta["cpu_seconds"], active=active)
+                if active and delta["cpu_seconds"] > 0:
+                    self._active_call_cpu.append(delta["cpu_seconds"] / delta["calls"])
             st = self.engine_stats
             if st["processed"]:
                 self.store().set_state("pace", round(st["model_seconds"] / st["processed"], 2))
@@ -440,7 +461,8 @@ class Agent:
             "intake": {"mode": self.intake.mode, **self.intake.stats()},
             "engine": {**{k: round(v, 1) if isinstance(v, float) else v for k, v in self.engine_stats.items()},
                        "calls_last_hour": self.calls_last_hour(), "budget_per_hour": self.settings.model_calls_per_hour,
-                       "next_call_in_s": round(self.pace.wait_seconds(), 1) if self.user_active() else 0.0,
+                       "cpu_budget_min_per_hour": self.settings.model_cpu_minutes_per_hour,
+                       "next_call_in_s": round(self.next_call_in(), 1) if self.user_active() else 0.0,
                        "user_active": self.user_active()},
             "redactions": self.redactor.report(),
             "last_error": self.last_error,

@@ -54,6 +54,9 @@ class Settings(BaseModel):
     # 30: a call took ~12 CPU-s on one thread beside a working desktop (tests/bench/bench_desk.py), so the
     # model's share stays near 6 CPU-minutes an hour of work.
     model_calls_per_hour: int = Field(30, ge=0, le=100_000)
+    # And at most this much of the model's CPU per hour while the user is active (gum/pacing.py): a call
+    # waits until the CPU it is expected to take is earned. 0: no limit.
+    model_cpu_minutes_per_hour: float = Field(6.0, ge=0, le=100_000)
     active_threads: int = Field(1, ge=0)
     consolidate_hours: float = Field(6.0, ge=0.1)
     api_port: int = Field(8765, ge=1, le=65535)
@@ -79,6 +82,7 @@ ENV = {
     "GUM_OBSERVERS": "observers",
     "GUM_INTAKE": "intake",
     "GUM_MODEL_CALLS_PER_HOUR": "model_calls_per_hour",
+    "GUM_MODEL_CPU_MINUTES_PER_HOUR": "model_cpu_minutes_per_hour",
     "GUM_API_PORT": "api_port",
     "GUM_KEEP_SCREENSHOTS": "keep_screenshots",
     "GUM_KEY_STORE": "key_store",

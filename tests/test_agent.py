@@ -77,12 +77,23 @@ def test_the_engine_runs_as_soon_as_an_activity_waits_unless_the_active_user_has
     assert status["queue"]["pending"] == 1 and status["queue"]["waiting_for"] == "budget"
     assert status["queue"]["eta_seconds"] > 0
     assert 1700 < status["engine"]["next_call_in_s"] <= 1800, "two calls an hour: the next one is earned in 30 min"
-    unlimited = make_agent(model_calls_per_hour=0)
+    unlimited = make_agent(model_calls_per_hour=0, model_cpu_minutes_per_hour=0)
     unlimited.pace.spend(100, active=True)
     unlimited.activity.record("keys")
     unlimited.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
     unlimited.intake.close_all()
     assert unlimited.process_due()
+
+
+def test_while_the_user_is_active_a_call_also_waits_for_the_cpu_it_is_expected_to_take():
+    agent = make_agent(model_calls_per_hour=0, model_cpu_minutes_per_hour=6)
+    agent.emit(Observation(observer="screen", app="Mail", text="Flight booking to Lisbon on Friday"))
+    agent.intake.close_all()
+    agent.activity.record("keys")
+    assert not agent.process_due() and agent.waiting_for == "budget", "no CPU earned yet"
+    assert 110 < agent.status()["engine"]["next_call_in_s"] <= 120, "12 CPU-s at 6 CPU-min an hour: 2 minutes"
+    agent._active_call_cpu.extend([30.0] * 10)  # the last calls cost 30 CPU-s each
+    assert 290 < agent.next_call_in() <= 300
 
 
 def test_the_old_per_capture_intake_still_waits_for_a_batch_or_the_oldest_to_wait_long_enough():

@@ -54,3 +54,17 @@ def test_zero_means_no_limit():
     pace = Pace(0, clock=clock)
     pace.spend(1000, active=True)
     assert pace.allows() and pace.wait_seconds() == 0
+
+
+def test_counted_in_cpu_seconds_a_call_waits_for_its_expected_cost_so_dearer_calls_come_less_often():
+    clock = Clock()
+    cpu = Pace(360, burst=30, start=0.0, clock=clock)  # 6 CPU-minutes an hour
+    assert not cpu.allows(12) and cpu.wait_seconds(12) == 120, "nothing earned yet: 12 CPU-s take 2 minutes"
+    spent = 0.0
+    for _ in range(3600):  # an hour of endless work, calls of 15 CPU-s expected at 12
+        if cpu.allows(12):
+            cpu.spend(15, active=True)
+            spent += 15
+        clock.now += 1
+    assert spent <= 360 + 15, "the hour's CPU stays within its budget (one call's overdraft at most)"
+    assert 20 <= spent / 15 <= 25, "at 15 CPU-s a call, ~24 calls an hour fit, not the 30 a count allows"
