@@ -476,7 +476,7 @@ def compose_document(user: str, window: str, app: str, keys: int = MIN_PAGE_KEYS
 # -- an event in the user's calendar -------------------------------------------------------------------------
 # The calendar observer (observers/calendar.py) reads the user's own calendars: an event there is the user's.
 # "Recurring calendar event: Bouldering at Boulderwelt with Jonas / When: every week on Thu, 19:00-21:00 ..."
-# is "Tomás has Bouldering at Boulderwelt with Jonas every week on Thu". The model, given the same text,
+# is "Tomás has Bouldering at Boulderwelt with Jonas every week on Thursday". The model, given the same text,
 # wrote "is working on Parent-teacher conferences" or nothing; a cancelled event says nothing of the sort.
 
 _EVENT_HEAD = re.compile(r"^(?:Recurring calendar event(?: updated)?|Calendar event(?: updated| moved or changed"
@@ -486,6 +486,10 @@ _SERIES_WHEN = re.compile(r"^When: (?P<rule>every [^;]+?), (?:all day|\d{1,2}:\d
 _RANGE_WHEN = re.compile(rf"^When: (?P<first>{_DAY}) - (?P<last>{_DAY}) \(all day\)")
 _DAY_WHEN = re.compile(rf"^When: (?P<day>{_DAY})")
 EVENT_DECAY = 4  # as a plan: true until the day is past
+# Days written out: "what does he do on Thursdays?" finds "every week on Thursday", not "on Thu".
+_DAY_NAMES = {"Mon": "Monday", "Tue": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday", "Fri": "Friday",
+              "Sat": "Saturday", "Sun": "Sunday"}
+_DAY_ABBREVIATION = re.compile(r"\b(" + "|".join(_DAY_NAMES) + r")\b")
 
 
 def _event_title(raw: str) -> str:
@@ -511,6 +515,7 @@ def compose_event(user: str, text: str) -> Composed | None:
         when = f"on {m['day']}"
     else:
         return None
+    when = _DAY_ABBREVIATION.sub(lambda m: _DAY_NAMES[m[1]], when)
     title = _event_title(head["title"])
     if not words(title) or len(title) > MAX_CHARS + 20:
         return None

@@ -463,7 +463,7 @@ def test_the_calendar_gum_reads_events_from_is_not_an_app_the_user_uses(store):
                                       app="Calendar", window="Work", ts=datetime(2026, 6, 1, 7, 55, tzinfo=timezone.utc)))
     summary = Engine(store, ScriptedModel([fact("calendar", "uses")]), user_name="Tomás", pack_most=1).run()
     assert summary.slots_refused == 1
-    assert [p.text for p in store.propositions()] == ["Tomás has KubeCon EU talk rehearsal on Thu 4 Jun 2026"]
+    assert [p.text for p in store.propositions()] == ["Tomás has KubeCon EU talk rehearsal on Thursday 4 Jun 2026"]
 
 
 def calendar_event(store, text, change="new", minute=55):
@@ -482,9 +482,9 @@ def test_an_event_in_the_users_calendar_is_theirs_on_its_day_or_by_its_rule(stor
     Engine(store, ScriptedModel([fact("KubeCon EU talk rehearsal", "works on")], default=NOTHING),
            user_name="Tomás", pack_most=1).run()
     props = {p.text: p for p in store.propositions()}
-    assert set(props) == {"Tomás has Bouldering at Boulderwelt with Jonas every week on Mon, Thu",
-                          "Tomás has KubeCon EU talk rehearsal (Taming Postgres failover) on Thu 4 Jun 2026",
-                          "Tomás has Team offsite from Tue 9 Jun 2026 to Wed 10 Jun 2026"}
+    assert set(props) == {"Tomás has Bouldering at Boulderwelt with Jonas every week on Monday, Thursday",
+                          "Tomás has KubeCon EU talk rehearsal (Taming Postgres failover) on Thursday 4 Jun 2026",
+                          "Tomás has Team offsite from Tuesday 9 Jun 2026 to Wednesday 10 Jun 2026"}
     assert {p.confidence_detail["kind"] for p in props.values()} == {"event"}
 
 
@@ -541,7 +541,7 @@ def test_a_statement_gum_wrote_itself_is_not_replaced_by_the_models_claim_of_ano
     Engine(store, ScriptedModel([NOTHING, fact("7th Grade Science", "works on")]), user_name="Aisha",
            pack_most=1).run()
     texts = {p.text for p in store.propositions()}
-    assert "Aisha has Parent-teacher conferences (7th grade science) on Thu 12 Mar 2026" in texts
+    assert "Aisha has Parent-teacher conferences (7th grade science) on Thursday 12 Mar 2026" in texts
     assert len(texts) == 2, texts
 
 
