@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner
-from timeline_seed import EXCLUDED, PAUSED, seed_day
+from timeline_seed import EXCLUDED, PAUSED, evening_here, seed_day  # noqa: F401 (a fixture)
 
 from gum.records import Observation
 from gum.timeline import build, day_bounds, load, local_day, merge
@@ -220,7 +220,7 @@ def test_an_excluded_window_in_front_is_kept_as_time_only(store):
 
 
 def test_the_timeline_endpoint_shows_apps_times_and_ids_to_propositions_read_and_titles_only_with_observations_read(
-        server, store):
+        evening_here, server, store):
     from gum.api import tokens
 
     today = local_day(datetime.now(UTC))
@@ -261,7 +261,7 @@ def test_the_timeline_endpoint_shows_apps_times_and_ids_to_propositions_read_and
     assert get(seer, "").json()["day"] == today.isoformat()
 
 
-def test_the_client_and_the_cli_print_the_same_day(server, store, agent):
+def test_the_client_and_the_cli_print_the_same_day(evening_here, server, store, agent):
     from gum.api import tokens
     from gum.api.client import Client
     from gum.cli import main

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from timeline_seed import EXCLUDED, PAUSED, seed_day
+from timeline_seed import EXCLUDED, PAUSED, evening_here, seed_day  # noqa: F401 (a fixture)
 from ui_helpers import RunningAgent
 
 from gum.store import Store
@@ -20,7 +20,7 @@ WAIT = 15_000
 
 
 @pytest.fixture
-def day(gum_dirs):
+def day(evening_here, gum_dirs):
     store = Store()
     try:
         return seed_day(store, local_day(datetime.now(timezone.utc)))
