@@ -16,8 +16,8 @@ The model is a good desktop citizen: its thread runs at low priority, on `active
 user is active and on all cores when they are idle or away, and while they are active it makes at most
 `model_calls_per_hour` calls an hour, paced evenly through the hour (gum/pacing.py), and spends at most
 `model_cpu_minutes_per_hour` of the model's CPU (a call waits until its expected CPU is earned), most engaged
-activities first. Nothing is dropped: what waits, waits in the durable queue, and the status says how much and for how
-long.
+activities first. Nothing is dropped: what waits, waits in the durable queue, and the status says how much
+and for how long.
 
 Status is truthful: `status()` reports each observer's health, whether the model is busy, the queue, the
 last error, redaction counts and whether observing is paused.
