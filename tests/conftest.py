@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,18 @@ def scripted_model():
 
     with model_plugin("scripted-model", "scripted", ScriptedModel()) as model:
         yield model
+
+
+@pytest.fixture
+def evening_here(monkeypatch):
+    """A local zone (TZ, for this process and the agents it starts) in which it is evening now: the seeded
+    day's 09:00-14:00 is then over today, whatever the hour in UTC. (Run at 00:05 UTC, the day was still to
+    come and had no idle gap yet.)"""
+    now = datetime.now(timezone.utc)
+    offset = (20 - now.hour + 12) % 24 - 12  # -12..11 hours from UTC: 20:xx there
+    # POSIX TZ counts hours west of UTC: "GUM-5" is five hours ahead.
+    monkeypatch.setenv("TZ", f"GUM{-offset:+d}")
+    time.tzset()
+    yield timezone(timedelta(hours=offset))
+    monkeypatch.undo()
+    time.tzset()

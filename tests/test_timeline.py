@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner
-from timeline_seed import EXCLUDED, PAUSED, evening_here, seed_day  # noqa: F401 (a fixture)
+from timeline_seed import EXCLUDED, PAUSED, seed_day
 
 from gum.records import Observation
 from gum.timeline import build, day_bounds, load, local_day, merge

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from timeline_seed import EXCLUDED, PAUSED, evening_here, seed_day  # noqa: F401 (a fixture)
+from timeline_seed import EXCLUDED, PAUSED, seed_day
 from ui_helpers import RunningAgent
 
 from gum.store import Store

@@ -3,12 +3,8 @@ gap, a paused hour, an excluded window, and propositions learned from the segmen
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-
-import pytest
+from datetime import date, datetime, timedelta
 
 from gum.records import Observation, Proposition
 from gum.timeline import day_bounds
@@ -97,17 +93,3 @@ def seed_day(store, day: date, tz=None, *, learned: bool = True) -> SeededDay:
         store.revoke(s.props["secret"])
     return s
 
-
-@pytest.fixture
-def evening_here(monkeypatch):
-    """A local zone (TZ, for this process and the agents it starts) in which it is evening now: the seeded
-    day's 09:00-14:00 is then over today, whatever the hour in UTC. (Run at 00:05 UTC, the day was still to
-    come and had no idle gap yet.)"""
-    now = datetime.now(timezone.utc)
-    offset = (20 - now.hour + 12) % 24 - 12  # -12..11 hours from UTC: 20:00 there, give or take an hour
-    # POSIX TZ counts hours west of UTC: "GUM-5" is five hours ahead.
-    monkeypatch.setenv("TZ", f"GUM{-offset:+d}")
-    time.tzset()
-    yield timezone(timedelta(hours=offset))
-    monkeypatch.undo()
-    time.tzset()
