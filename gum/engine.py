@@ -26,8 +26,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import prompts
 from .backends.base import Model
 from .chat import user_turns
-from .compose import (MIN_PAGE_KEYS, RELATIONS, WHO, compose, compose_correspondence, compose_document,
-                      compose_event, is_browser, span_line)
+from .compose import (
+    MIN_PAGE_KEYS,
+    RELATIONS,
+    WHO,
+    compose,
+    compose_correspondence,
+    compose_document,
+    compose_event,
+    is_browser,
+    span_line,
+)
 from .confidence import Evidence, confidence
 from .disclosure import statements
 from .engagement import (
