@@ -20,7 +20,7 @@ from helpers import free_port
 from gum import paths
 from gum.api import tokens
 from gum.api.client import ApiError, Client
-from gum.api.server import ApiServer
+from gum.api.server import FAILED_AUTH_BURST, FAILED_AUTH_PER_MINUTE, ApiServer
 from gum.records import Observation, Proposition
 
 TRAY = "gum_tray_" + "k" * 40
@@ -226,9 +226,14 @@ def test_failed_authentication_is_rate_limited_and_valid_tokens_still_work(agent
     api = ApiServer(agent, port=0).start()
     try:
         good, _ = tokens.create_token(agent.store(), "good", ["propositions:read"])
+        started = time.monotonic()
         codes = [httpx.get(api.url + "/v1/health", headers={"Authorization": f"Bearer gum_guess{n:04d}"},
                            trust_env=False).status_code for n in range(40)]
-        assert codes[0] == 401 and codes[-1] == 429
+        elapsed = time.monotonic() - started
+        assert codes[0] == 401 and 429 in codes and set(codes) == {401, 429}
+        # No more guesses get an answer than the burst and what the rate earned meanwhile: on a loaded machine
+        # a slow run earns one back every two seconds, so the last guess itself may be answered (401).
+        assert codes.count(401) <= FAILED_AUTH_BURST + elapsed * FAILED_AUTH_PER_MINUTE / 60 + 1, (elapsed, codes)
         assert Client(api.url, good).health()["ok"]
     finally:
         api.stop()
