@@ -263,6 +263,7 @@ def run_scenario(
         if from_db is not None:
             report, summary = IngestReport(), Summary()
             summary.observations = store.counts()["observations"]
+            store.remove_distractors()
         else:
             reset_seed(model)
             report = ingest(store, [scenario.path], redactor=Redactor(settings.redact_patterns),

@@ -42,6 +42,11 @@ _NUM = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
 _UNIT = r"(day|week|fortnight|month|year)s?"
 _MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+# "On Thursday" is a past day only in a question about the past ("what did she do on Monday?"). In "has
+# parent-teacher conferences on Thursday" or "is she presenting on Thursday?" it is when a plan happens, and
+# the evidence of that plan was seen on some other day: the day stays a word to match ("every week on
+# Thursday"), not a window.
+_PAST = re.compile(r"\b(did|was|were|had|went|happened|got|made|saw|wrote|read|bought|met)\b")
 
 
 @dataclass
@@ -100,7 +105,9 @@ def time_window(text: str, now: datetime | None = None) -> tuple[datetime | None
         (r"\bthis\s+year\b", lambda m: (today.replace(month=1, day=1), None)),
         (r"\blast\s+year\b", lambda m: (today.replace(year=now.year - 1, month=1, day=1),
                                         today.replace(month=1, day=1))),
-        (r"\b(?:last|on|this\s+past)\s+" + _DAY + r"\b", lambda m: _last_weekday(_DAYS[m.group(1)], today)),
+        (r"\b(?:last|this\s+past)\s+" + _DAY + r"\b", lambda m: _last_weekday(_DAYS[m.group(1)], today)),
+        (r"\bon\s+" + _DAY + r"\b" if _PAST.search(low) else r"(?!)",
+         lambda m: _last_weekday(_DAYS[m.group(1)], today)),
         (r"\bsince\s+" + _MONTH + r"(?:\s+(\d{4}))?\b",
          lambda m: (_month_window(_MONTHS[m.group(1)], int(m.group(2)) if m.group(2) else None, now)[0], None)),
         (r"\b(?:in|during|of|early|late|mid)\s+(?:early\s+|late\s+|mid-?)?" + _MONTH + r"(?:\s+(\d{4}))?\b",

@@ -154,6 +154,15 @@ class Store:
                     f"UPDATE propositions SET root_id = id WHERE id IN ({','.join('?' * len(ids))})", ids)
         return ids
 
+    def remove_distractors(self) -> int:
+        """Delete what insert_distractors wrote (a database kept by `gum eval --keep-db --haystack` holds them,
+        and `--from-db` must score the engine's propositions alone before adding its own). Returns how many."""
+        with self.transaction():
+            self.db.conn.execute("DELETE FROM proposition_vectors WHERE proposition_id IN "
+                                 "(SELECT id FROM propositions WHERE source = 'haystack')")
+            n = self.db.conn.execute("DELETE FROM propositions WHERE source = 'haystack'").rowcount
+        return n
+
     # -- transactions ------------------------------------------------------------------------------
 
     @contextmanager

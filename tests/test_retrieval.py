@@ -54,6 +54,24 @@ def test_time_phrases_name_a_window(text, since, until):
     assert (got_since, got_until) == (since, until) and phrase
 
 
+@pytest.mark.parametrize("text", [
+    "Aisha has parent-teacher conferences on Thursday",
+    "Is Omar presenting the churn analysis on Thursday?",
+    "what does he do on Thursdays",
+])
+def test_a_weekday_a_plan_falls_on_is_a_word_to_match_not_a_window(text):
+    assert time_window(text, NOW) == (None, None, "")
+    assert "thursday" in parse(text, "", NOW).terms or "thursdays" in parse(text, "", NOW).terms
+
+
+def test_a_plan_on_a_weekday_is_found_whenever_its_evidence_was_seen(store):
+    store.user_name = "Aisha"
+    conferences = add(store, "Aisha has Parent-teacher conferences (7th grade science) on Thursday 12 Mar 2026",
+                      days_old=3, now=NOW)
+    add(store, "Aisha goes to a pottery class on Tuesdays", days_old=0, now=NOW)
+    assert [p.id for p in query(store, "Aisha has parent-teacher conferences on Thursday", now=NOW)][0] == conferences
+
+
 def test_may_the_verb_is_not_the_month():
     assert time_window("what may she like to read", NOW) == (None, None, "")
 
@@ -250,3 +268,12 @@ def test_every_true_fact_of_our_scenarios_and_the_shared_ones_has_a_question():
         assert all(x.get("question") for x in facts if x["true"]), f
     shared = json.loads((root / "questions-shared.json").read_text())
     assert sum(len(v) for k, v in shared.items() if not k.startswith("_")) >= 40
+
+
+def test_the_distractors_of_a_kept_database_are_removed_before_it_is_scored_again(store):
+    store.user_name = "Grace"
+    own = add(store, "Grace uses QuickBooks Online")
+    now = utcnow()
+    store.insert_distractors([("Grace collects stamps", "A distractor of gum eval --haystack.", 5, 9, now, now)])
+    assert store.remove_distractors() == 1
+    assert [p.id for p in store.propositions(limit=None)] == [own]
