@@ -27,6 +27,7 @@ import threading
 import weakref
 import zipfile
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,6 +253,7 @@ class Encoder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # encode_query_soon's thread, started on first use
 
     def close(self) -> None:
         """Free the model and its context now (they are freed with the encoder anyway)."""
@@ -320,7 +322,9 @@ class Encoder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        vec = self.encode([text], threads=query_threads())[0]
+        # One thread: on two, a question takes 6 ms at the median but 17-22 ms at p95 (a barrier waits for
+        # whichever thread the machine paused; tests/bench/bench_embeddings.py), against 8.5 and 11 on one.
+        vec = self.encode([text])[0]
         vec.flags.writeable = False  # shared by every caller that asks the same
         with self._cache_lock:
             self._cache[text] = vec
@@ -328,18 +332,27 @@ class Encoder:
                 self._cache.popitem(last=False)
         return vec
 
+    def encode_query_soon(self, text: str) -> Future:
+        """encode_query(text) started on the encoder's own thread, to wait for later with .result().
+
+        A query embeds its question (8-10 ms on one thread) while it does its lexical part (BM25, 2-7 ms):
+        llama.cpp and SQLite both let go of the GIL, so on two cores the two overlap.
+        """
+        with self._cache_lock:
+            hit = self._cache.get(text)
+        if hit is not None:
+            done: Future = Future()
+            done.set_result(self.encode_query(text))
+            return done
+        with self._cache_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gum-embed")
+        return self._pool.submit(self.encode_query, text)
+
     def forget_queries(self) -> None:
         """Drop the remembered question vectors (benchmarks measure a question never seen before)."""
         with self._cache_lock:
             self._cache.clear()
-
-
-def query_threads() -> int:
-    """Threads for a question's embedding: two when the machine has them and the language model is not in
-    a call (measured: 5.2 ms p50 on two against 8.8 on one, a question of a dozen word pieces), else one."""
-    from .backends import llama
-
-    return 2 if (os.cpu_count() or 1) >= 2 and not llama.running() else 1
 
 
 def _free(llama_cpp, llm, batch) -> None:

@@ -177,6 +177,14 @@ def query(
             trace.explain[p.id] = Explanation(recency=recency(p, now), confidence=p.confidence / 10, score=p.score)
         trace.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return results
+    # The question's vector is computed on the encoder's thread while BM25 runs on this one.
+    enc = _encoder() if dense and q.dense.strip() else None
+    pending = None
+    if enc is not None:
+        asked_at = time.perf_counter()
+        pending = enc.encode_query_soon(q.dense)
+        pending.add_done_callback(
+            lambda _: trace.timings.__setitem__("embed_ms", (time.perf_counter() - asked_at) * 1000))
     terms = lexical_terms(store, q.terms, store.size_estimate())
     trace.bm25_terms = terms
     t1 = time.perf_counter()
@@ -186,8 +194,8 @@ def query(
     trace.timings["bm25_ms"] = (t2 - t1) * 1000
     semantic: list[tuple[Proposition, float]] = []
     qvec = idx = None
-    if dense and q.dense.strip():
-        semantic, qvec, idx = _dense(store, q.dense, since, until, trace, {p.id: p for p, _ in lexical})
+    if pending is not None:
+        semantic, qvec, idx = _dense(store, pending, since, until, trace, {p.id: p for p, _ in lexical})
     trace.dense_used = qvec is not None
     t3 = time.perf_counter()
     props: dict[int, Proposition] = {}
@@ -240,24 +248,26 @@ def fuse(parts: dict[int, Explanation]) -> dict[int, float]:
     return {pid: (r / top) ** RELEVANCE_POWER for pid, r in raw.items() if r > 0}
 
 
-def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict[int, Proposition]):
-    """The propositions nearest to `text` by embedding, among the active ones in the window (with their
-    cosines), the question's vector and the index; ([], None, None) without the embedding model.
-
-    `known`: propositions already read (BM25's), not read again.
-    """
+def _encoder():
     from . import embeddings
 
-    enc = embeddings.try_encoder()
-    if enc is None:
-        return [], None, None
+    return embeddings.try_encoder()
+
+
+def _dense(store: Store, pending, since, until, trace: QueryTrace, known: dict[int, Proposition]):
+    """The propositions nearest to the question by embedding, among the active ones in the window (with
+    their cosines), the question's vector and the index.
+
+    `pending`: the future of the question's vector (Encoder.encode_query_soon). `known`: propositions
+    already read (BM25's), not read again.
+    """
     t0 = time.perf_counter()
     # Propositions written before the model was installed catch up a few at a time.
     vectors.backfill(store, store.user_name, limit=32)
     idx = vectors.index_for(store)
     idx.refresh(store)
     t1 = time.perf_counter()
-    qvec = enc.encode_query(text)
+    qvec = pending.result()
     t2 = time.perf_counter()
     among = None
     if since is not None or until is not None:
@@ -281,7 +291,7 @@ def _dense(store: Store, text: str, since, until, trace: QueryTrace, known: dict
     out = [(found[pid], c) for pid, c in hits if pid in found]
     t4 = time.perf_counter()
     trace.timings["dense_sync_ms"] = (t1 - t0) * 1000
-    trace.timings["embed_ms"] = (t2 - t1) * 1000
+    trace.timings["embed_wait_ms"] = (t2 - t1) * 1000  # what the embedding added, past the lexical part
     trace.timings["dense_search_ms"] = (t3 - t2) * 1000
     trace.timings["dense_fetch_ms"] = (t4 - t3) * 1000
     return out, qvec, idx

@@ -138,16 +138,22 @@ def test_threads_embedding_at_once_each_get_their_own_vectors(texts):
     assert all(np.array_equal(v, want[i]) for i, vs in got.items() for v in vs)
 
 
-def test_a_question_is_embedded_on_two_threads_unless_the_language_model_is_in_a_call(reference, monkeypatch):
-    from gum.backends import llama
-
+def test_a_text_is_embedded_the_same_on_one_thread_or_two(reference):
     enc = embeddings.encoder()
     text = "Which accounting software does Grace use?"
     one = enc.encode([text], threads=1)[0]
     two = enc.encode([text], threads=2)[0]
     assert float(one @ two) > 0.99999  # the same vector however many threads compute it
     assert float(two @ reference.encode([text])[0]) > 0.9999
-    if (embeddings.os.cpu_count() or 1) >= 2:
-        assert embeddings.query_threads() == 2
-        monkeypatch.setattr(llama, "_running", 1)  # a propose call in progress in the engine's thread
-        assert embeddings.query_threads() == 1
+
+
+
+def test_a_question_embedded_beside_the_lexical_search_is_the_vector_encode_query_gives():
+    enc = embeddings.encoder()
+    enc.forget_queries()
+    text = "What does the user do for fun during the week?"
+    pending = enc.encode_query_soon(text)
+    vec = pending.result(timeout=30)
+    assert np.array_equal(vec, enc.encode([text])[0])
+    again = enc.encode_query_soon(text)
+    assert again.done() and again.result() is vec  # remembered: no second embedding

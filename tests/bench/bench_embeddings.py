@@ -13,6 +13,7 @@ each (OPENBLAS_NUM_THREADS=1 for numpy, n_threads=1 for llama.cpp):
     imported, as in the agent, whose language model loads it anyway;
   - how close the vectors are (cosine, numpy's against llama.cpp's) on the texts embedded, and on the
     few hundred texts of tests/test_embeddings_gguf.py, with the texts whose word pieces differ.
+  - one question on one thread and on two (why questions are embedded on one);
 `--q8` adds a Q8_0 GGUF (written to a temporary folder) as a third way, to show why gum ships F16.
 """
 
@@ -130,6 +131,21 @@ def main() -> None:
             print(f"  numpy / {k}: wall p50 {statistics.median(wall['numpy']) / statistics.median(wall[k]):.2f}x, "
                   f"p95 {percentile(wall['numpy'], 0.95) / percentile(wall[k], 0.95):.2f}x; "
                   f"CPU p50 {statistics.median(cpu['numpy']) / statistics.median(cpu[k]):.2f}x")
+
+    # A question on one thread against two, interleaved: why gum embeds its questions on one (the median
+    # is lower on two, the tail is not: a barrier waits for whichever thread the machine paused).
+    enc = encoders["llama.cpp f16"]
+    lat: dict[int, list[float]] = {1: [], 2: []}
+    for rep in range(3):
+        for i, text in enumerate(sets["question"]):
+            for th in ((1, 2) if (i + rep) % 2 == 0 else (2, 1)):
+                lat[th].append(timed(lambda t, th=th: enc.encode(t, threads=th), [text])[0])
+    print(f"\none question on one thread and on two (llama.cpp f16, {len(lat[1])} each, interleaved):")
+    for th, xs in lat.items():
+        report[f"question_threads/{th}"] = {"wall_p50": statistics.median(xs), "wall_p95": percentile(xs, 0.95),
+                                           "wall_p99": percentile(xs, 0.99)}
+        print(f"  {th} thread{'s' if th > 1 else ' '} wall p50 {statistics.median(xs):5.1f} ms, "
+              f"p95 {percentile(xs, 0.95):5.1f} ms, p99 {percentile(xs, 0.99):5.1f} ms")
 
     texts = sample_texts()
     want = ref.encode(texts)
