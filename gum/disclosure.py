@@ -28,7 +28,8 @@ _LEAD = re.compile(r"^(?:(?:by the way|speaking of which|speaking of \w+|oh|and|
 # Addressed to the other side, or about its answer.
 _ADDRESSED = re.compile(
     r"\b(?:you|your|yours|you're|you've|you'd|please|thanks|thank|tips|ideas|suggestions|suggestion|"
-    r"recommendations|recommendation|advice|help|remind|wondering|ask|question|questions)\b", re.IGNORECASE)
+    r"recommendations|recommendation|advice|help (?:me|us)|need help|any help|some help|for help|remind|wondering|"
+    r"ask|question|questions)\b", re.IGNORECASE)
 # What the user only thinks, hopes, feels or means to try: not (yet) a fact about them.
 _NOT_A_FACT = re.compile(
     r"^i(?:'ll| will| think| guess| hope| feel| believe| suppose| wonder| was wondering| bet)\b|"

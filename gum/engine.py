@@ -581,6 +581,10 @@ class Engine:
         if relation == "identical" or best.edited or best.feedback == "confirmed":
             # The user's own words are not overwritten by the engine: new evidence attaches instead.
             return Action("attach", proposal, best.id, relation)
+        if terms(proposal.text, self._sim_ignore) <= terms(best.text, self._sim_ignore):
+            # Saying less is no refinement: "has tried using neem oil" after "has tried using neem oil to get
+            # rid of aphids on their pepper plants" is evidence for it, not a new version that drops the aphids.
+            return Action("attach", proposal, best.id, relation)
         return Action("revise", proposal, best.id, relation)
 
     # -- writing -----------------------------------------------------------------------------------

@@ -68,6 +68,16 @@ def test_a_similar_proposal_becomes_a_new_version_and_the_old_one_is_kept(store)
     assert active.evidence_count == 2
 
 
+def test_a_proposal_that_says_less_than_what_gum_holds_is_evidence_for_it_not_a_new_version(store):
+    observe(store, "Overleaf: thesis chapter about graph neural networks", minute=1)
+    observe(store, "Overleaf: thesis chapter", minute=2)
+    e = engine(store, fact("thesis chapter about graph neural", "works on"), fact("thesis chapter", "works on"))
+    summary = e.run()
+    assert (summary.revised, summary.attached) == (0, 1)
+    [active] = store.propositions()
+    assert active.version == 1 and "graph neural" in active.text and active.evidence_count == 2
+
+
 def test_a_revoked_proposition_is_never_recreated_from_new_evidence(store):
     observe(store, "Tinder - matches", minute=1)
     e = engine(store, fact("Tinder", "uses"))
