@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-MAX_STATEMENTS = 4  # from one chat observation: the first that pass
+MAX_STATEMENTS = 8  # from one chat observation: the first that pass (4 cut a long chat's last facts off)
 MIN_WORDS, MAX_WORDS = 4, 22
 
 _SENTENCE = re.compile(r"(?<=[.!])\s+|\n+|\s+-\s+|\s+—\s+")
@@ -47,11 +47,13 @@ _UNRESOLVED = re.compile(r"\b(?:she|he|her|him|his|hers|they|them|their|those|th
 # "with that technique", "in that collection": a demonstrative pointing back at the conversation.
 _POINTING_BACK = re.compile(r"\b(?:with|in|of|from|on|at|about|to|for|by) that\b", re.IGNORECASE)
 _IT_EARLY = re.compile(r"^(?:\S+\s+){0,5}(?:it|that one|this one)\b", re.IGNORECASE)
+# "I'm glad I got to attend the Maundy Thursday service": what the user is glad of is what they did.
+_GLAD = re.compile(r"^I(?:'m| am) (?:so |really |very )?(?:glad|happy|thrilled|proud) (?:that )?(?=I\b)", re.IGNORECASE)
 _NEXT_I = re.compile(r",?\s+(?:and|but)\s+(?=I\b)")
 # Where a sentence's first clause ends: the rest adds a thought, a reason or a second verb for the same "I".
 _CLAUSE_END = re.compile(r",?\s+and\s+(?=I\b|I'|want|need|think|hope|would|am|was|have|feel|plan)|,\s+(?:and|but|so|"
                          r"which|who|especially|since|because|though|after all)\b|\s+(?:but|so that)\s+|"
-                         r";\s+|,\s+(?=I\b)")
+                         r";\s+|,\s+(?=I\b)|,\s+(?=it (?:was|is|has been)\b)")
 
 _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "can't", "couldn't", "won't",
            "wouldn't", "shouldn't", "didn't", "wasn't", "haven't", "hadn't"}
@@ -61,6 +63,7 @@ _PAST = {"made", "got", "had", "went", "did", "took", "bought", "saw", "found", 
          "fell", "flew", "forgot", "grew", "held", "hung", "led", "lent", "let", "meant", "rode", "rang", "rose", "sat",
          "set", "shot", "shut", "sang", "slept", "spoke", "stood", "stole", "swam", "taught", "threw", "understood",
          "woke", "wore", "hit", "cut", "quit", "was", "used"}
+_EED = {"need", "feed", "proceed", "succeed", "exceed", "bleed", "breed", "heed", "speed", "seed", "weed"}
 _ADVERBS = {"just", "also", "recently", "really", "still", "even", "already", "usually", "often", "always", "never",
             "sometimes", "finally", "currently", "definitely", "mostly", "only", "now", "once", "actually"}
 _LATER = [  # the user again, later in the sentence: "they" takes the verb as it is
@@ -72,7 +75,7 @@ _LATER = [  # the user again, later in the sentence: "they" takes the verb as it
 
 def _third_person(verb: str) -> str:
     low = verb.lower()
-    if low in _MODALS or low in _PAST or low.endswith("ed"):
+    if low in _MODALS or low in _PAST or (low.endswith("ed") and low not in _EED):
         return verb
     special = {"have": "has", "do": "does", "go": "goes", "am": "is", "don't": "doesn't", "haven't": "hasn't"}
     if low in special:
@@ -127,6 +130,7 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
     for raw in clauses:
         s = _LEAD.sub("", " ".join(raw.split())).strip()
         s = s[:1].upper() + s[1:] if s else s
+        s = _GLAD.sub("", s)
         if not s or s.endswith("?") or "?" in s or not _FIRST.match(s) or _NOT_A_FACT.match(s) or _ADDRESSED.search(s):
             continue
         s = re.sub(r"\bactually\s+", "", s)

@@ -35,8 +35,25 @@ def test_a_chat_turn_gives_its_statements_and_leaves_out_questions_requests_thou
 
 
 def test_at_most_a_few_statements_come_from_one_observation():
-    turn = ". ".join(f"I visited city number {n} last year" for n in range(10))
-    assert len(statements(turn, "Dana")) == 4
+    turn = ". ".join(f"I visited city number {n} last year" for n in range(12))
+    assert len(statements(turn, "Dana")) == 8
+
+
+def test_what_the_user_is_glad_to_have_done_is_what_they_did():
+    turn = ("I'm glad I got to attend the Maundy Thursday service at the Episcopal Church, it was a beautiful and "
+            "moving experience. I'm glad I got some helpful tips on varnishing.")
+    assert statements(turn, "the user") == ["The user got to attend the Maundy Thursday service at the Episcopal Church"]
+
+
+def test_a_purpose_is_no_request_and_need_is_not_a_past_tense():
+    turn = ("I've been thinking about introducing some beneficial insects to my garden, like ladybugs or lacewings, "
+            "to help control the aphid population. I need to pay the outstanding balance by March 1st. "
+            "Can you help me with the paperwork? I need help with party theme ideas.")
+    assert statements(turn, "the user") == [
+        "The user has been thinking about introducing some beneficial insects to their garden, like ladybugs or "
+        "lacewings, to help control the aphid population",
+        "The user needs to pay the outstanding balance by March 1st",
+    ]
 
 
 def test_what_the_user_might_do_or_points_back_at_is_not_a_statement():
