@@ -578,3 +578,53 @@ def compose_correspondence(user: str, text: str, window: str, app: str, keys: in
     sentence = f"{sentence_subject(user)} corresponds with {person}" + (f" about {subject}" if subject else "")
     return Composed(text=sentence, relation="corresponds with", kind="contact", span=person, decay=6,
                     line=window[:160])
+
+
+# -- the user's own signature ------------------------------------------------------------------------------
+# A mail the user wrote ends with who they are: "Omar Haddad, Data Analyst, Northwind Logistics". Their role
+# and their employer, in their own words, which the model (asked for one thing) leaves for the mail app.
+
+_SIGNATURE = re.compile(r"^(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+(?P<role>[A-Za-z][\w&/' -]{1,40}?)"
+                        r"(?:,\s+(?P<org>[A-Z][\w&.' -]{1,50}?))?\s*$")
+_SMALL = {"of", "and", "for", "the", "at", "in", "&"}
+
+
+def _role_words(role: str) -> str | None:
+    """ "Data Analyst" -> "data analyst", "Head of Analytics" -> "head of analytics" ("SRE" stays); None if it
+    reads as no job title (a word in lower case that is not a small word: a sentence, not a title)."""
+    out = []
+    for w in role.split():
+        if w.lower() in _SMALL:
+            out.append(w.lower())
+        elif w.isupper() and len(w) > 1:
+            out.append(w)
+        elif w[:1].isupper():
+            out.append(w.lower())
+        else:
+            return None
+    return " ".join(out)
+
+
+def compose_signature(user: str, text: str) -> Composed | None:
+    """"<user> works as <role> at <organization>" from the signature of a mail the user wrote (the caller knows
+    it is theirs), the line that starts with their name; None if no line signs it so."""
+    first = sentence_subject(user).split()[0] if user.strip() else ""
+    if not first or first.lower() == "the":
+        return None  # "the user": no name to sign with
+    for line in reversed(text.splitlines()):
+        m = _SIGNATURE.match(line.strip())
+        if not m or m["name"].split()[0] != first:
+            continue
+        role = _role_words(m["role"])
+        if not role or set(words(role)) <= _VAGUE or len(role.split()) > 5:
+            continue
+        # "works as a data analyst", "works as head of analytics"
+        head = role.split()[0]
+        vowel = head[:1] in "AEFHILMNORSX" if head.isupper() else head[:1] in "aeiou"  # "an SRE", "an analyst"
+        article = "" if " of " in role else "an " if vowel else "a "
+        sentence = f"{sentence_subject(user)} works as {article}{role}"
+        org = (m["org"] or "").strip()
+        if org and len(org.split()) <= 5:
+            sentence += f" at {org}"
+        return Composed(text=sentence, relation="works as", kind="signature", span=role, decay=9, line=line[:160])
+    return None

@@ -46,7 +46,7 @@ SCALE = 0.6
 # observation; "event": it is in the user's own calendar (compose_event); "contact": the user typed in a mail
 # to or from that person (compose_correspondence).
 KIND_CAPS = {"app": (10, 10), "tool": (6, 7), "document": (7, 10), "said": (7, 10), "event": (7, 10),
-             "contact": (7, 10)}
+             "contact": (7, 10), "signature": (7, 10)}
 WEAK_KIND_CAPS = (2, 5)  # every other kind of proposition the model composed
 
 

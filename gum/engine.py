@@ -34,6 +34,7 @@ from .compose import (
     compose_correspondence,
     compose_document,
     compose_event,
+    compose_signature,
     is_browser,
     span_line,
 )
@@ -194,7 +195,7 @@ def propose_schema(observations: int) -> dict:
 
 # What gum writes itself from the evidence (a typed-in document, the user's own words, a calendar event, a
 # mail the user wrote): a statement of one of these kinds is revised only by another of its kind.
-OWN_KINDS = {"document", "said", "event", "contact"}
+OWN_KINDS = {"document", "said", "event", "contact", "signature"}
 
 
 def _other_kind(existing: Proposition, proposal: Proposal) -> bool:
@@ -724,7 +725,7 @@ class Engine:
         mail = self.mail_written(reading)
         # A thing the model found in a sentence the user said of themselves, an event of theirs or a mail they
         # wrote is in that statement, said better.
-        own = [*said, *([event] if event else []), *([mail] if mail else [])]
+        own = [*said, *([event] if event else []), *mail]
         proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
         for p in [*proposals, *([typed] if typed else []), *own]:
             act = self.decide(p, usage, actions)
@@ -758,17 +759,22 @@ class Engine:
         return Proposal(text=made.text, reasoning=f'document, {eng.keys} keys typed in "{made.line}"',
                         decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
 
-    def mail_written(self, reading: Reading) -> Proposal | None:
+    def mail_written(self, reading: Reading) -> list[Proposal]:
         """"<user> corresponds with <person> about <subject>" when the user typed in a mail's window
-        (gum/compose.py compose_correspondence)."""
+        (gum/compose.py compose_correspondence), and what the mail's signature says the user works as."""
         obs, eng = reading.obs, reading.eng
         if not _typed_on_screen(reading):
-            return None
+            return []
         made = compose_correspondence(self.user, reading.text, obs.window, obs.app, eng.keys, measured=eng.known)
         if made is None or problems(made.text, self.user):
-            return None
-        return Proposal(text=made.text, reasoning=f'contact, {eng.keys} keys typed in "{made.line}"',
-                        decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)
+            return []
+        out = [Proposal(text=made.text, reasoning=f'contact, {eng.keys} keys typed in "{made.line}"',
+                        decay=made.decay, kind=made.kind, relation=made.relation, span=made.span)]
+        signed = compose_signature(self.user, reading.text)
+        if signed is not None and not problems(signed.text, self.user):
+            out.append(Proposal(text=signed.text, reasoning=f'signature of a mail the user wrote: "{signed.line}"',
+                                decay=signed.decay, kind=signed.kind, relation=signed.relation, span=signed.span))
+        return out
 
     def event_in_calendar(self, reading: Reading) -> Proposal | None:
         """"<user> has <event> on <day>" (or by its rule) for an event of the user's own calendar

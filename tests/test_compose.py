@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gum.chat import user_turns
-from gum.compose import RELATIONS, compose, compose_document
+from gum.compose import RELATIONS, compose, compose_document, compose_signature
 from gum.wellformed import problems
 
 SCREEN = "QuickBooks Online - Sweet Crumb Bakery\nDeposits: Restaurant Depot refund $412.50\nSofia Lindqvist"
@@ -281,3 +281,16 @@ def test_what_the_user_only_read_they_read_about_rather_than_work_on():
     assert compose("Tomas", "Sliding window log", "works on", "user", page)[0].text == \
         "Tomas is working on Sliding window log"
     assert compose("Tomas", "Redis", "uses", "user", page, read_only=True)[0].text == "Tomas uses Redis"
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Thanks,\nOmar Haddad, Data Analyst, Northwind Logistics", "Omar works as a data analyst at Northwind Logistics"),
+    ("Best,\nOmar Haddad, Head of Analytics", "Omar works as head of analytics"),
+    ("Omar Haddad, SRE, Datadog", "Omar works as an SRE at Datadog"),
+    ("Omar, can you present the churn analysis on Thursday", None),  # a greeting, not a signature
+    ("Helen Park, Head of Analytics, Northwind Logistics", None),  # someone else's
+    ("Omar Haddad, see you there", None),  # a sentence, not a title
+])
+def test_a_signature_with_the_users_name_says_their_role_and_employer(text, want):
+    made = compose_signature("Omar", text)
+    assert (made.text if made else None) == want

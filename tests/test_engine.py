@@ -566,3 +566,15 @@ def test_in_a_recorded_transcript_a_draft_is_the_user_writing(store):
     Engine(store, ScriptedModel(default=NOTHING), user_name="Omar", pack_most=1).run()
     assert [p.text for p in store.propositions()] == ["Omar corresponds with Helen Park about Churn analysis review"]
     assert len(store.evidence(store.propositions()[0].id)) == 1, "the mail only read is not evidence of writing"
+
+
+def test_the_signature_of_a_mail_the_user_wrote_says_what_they_work_as_and_where(store):
+    typed(store, "Re: Churn analysis review", "Outlook", keys=180, minute=1,
+          text="To: Helen Park\nHi Helen, yes - I'll present the churn drivers on Thursday.\n"
+               "Omar Haddad, Data Analyst, Northwind Logistics")
+    typed(store, "Re: Churn analysis review - Inbox", "Outlook", keys=0, minute=2,  # only read: not theirs
+          text="From: Helen Park\nTo: Omar Haddad\nCan you present?\nHelen Park, Head of Analytics, Northwind")
+    Engine(store, ScriptedModel(default=NOTHING), user_name="Omar", pack_most=1).run()
+    assert {p.text for p in store.propositions()} == {
+        "Omar corresponds with Helen Park about Churn analysis review",
+        "Omar works as a data analyst at Northwind Logistics"}
