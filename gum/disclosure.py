@@ -21,7 +21,7 @@ import re
 MAX_STATEMENTS = 8  # from one chat observation: the first that pass (4 cut a long chat's last facts off)
 MIN_WORDS, MAX_WORDS = 4, 22
 
-_SENTENCE = re.compile(r"(?<=[.!])\s+|\n+|\s+-\s+|\s+—\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\s+-\s+|\s+—\s+")
 # Discourse markers in front of the statement: dropped.
 _LEAD = re.compile(r"^(?:(?:by the way|speaking of which|speaking of \w+|oh|and|also|so|well|anyway|actually|"
                    r"plus|btw|honestly|in fact)\s*,?\s*)+", re.IGNORECASE)
@@ -47,6 +47,8 @@ _UNRESOLVED = re.compile(r"\b(?:she|he|her|him|his|hers|they|them|their|those|th
 # "with that technique", "in that collection": a demonstrative pointing back at the conversation.
 _POINTING_BACK = re.compile(r"\b(?:with|in|of|from|on|at|about|to|for|by) that\b", re.IGNORECASE)
 _IT_EARLY = re.compile(r"^(?:\S+\s+){0,5}(?:it|that one|this one)\b", re.IGNORECASE)
+# "I think I'll go with the Abus SmartX lock", "I've decided to ...": a decision is a plan, said of them as one.
+_DECIDED = re.compile(r"^I(?: think I'll| think I will|'ve decided to| have decided to| decided to)\s+", re.IGNORECASE)
 # "I'm glad I got to attend the Maundy Thursday service": what the user is glad of is what they did.
 _GLAD = re.compile(r"^I(?:'m| am) (?:so |really |very )?(?:glad|happy|thrilled|proud) (?:that )?(?=I\b)", re.IGNORECASE)
 _NEXT_I = re.compile(r",?\s+(?:and|but)\s+(?=I\b)")
@@ -131,6 +133,10 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
         s = _LEAD.sub("", " ".join(raw.split())).strip()
         s = s[:1].upper() + s[1:] if s else s
         s = _GLAD.sub("", s)
+        if (m := _DECIDED.match(s)) and re.search(r"\b[A-Z][a-z]", s[m.end():]):
+            # Only a decision on something named: "to make the purchase", "to start by decluttering the space"
+            # point back at the conversation.
+            s = "I plan to " + s[m.end():]
         if not s or s.endswith("?") or "?" in s or not _FIRST.match(s) or _NOT_A_FACT.match(s) or _ADDRESSED.search(s):
             continue
         s = re.sub(r"\bactually\s+", "", s)
@@ -150,3 +156,22 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
         if len(out) >= most:
             break
     return out
+
+
+def hedged(sentence: str) -> bool:
+    """Whether a sentence of the user's says nothing as a fact: a question, something addressed to the other
+    side, or what they only think, have heard, might do or will try ("I'll consider NGC as well")."""
+    s = _LEAD.sub("", " ".join(sentence.split())).strip()
+    s = s[:1].upper() + s[1:]
+    if _DECIDED.match(s):
+        return False  # a decision is a plan (see statements)
+    return "?" in s or bool(_NOT_A_FACT.match(s)) or bool(_ADDRESSED.search(s))
+
+
+def said_as_fact(span: str, user_text: str) -> bool:
+    """Whether `span` is in a sentence of the user's own turns (`user_text`) that is not hedged: a thing the
+    user only asked about, heard of or will try ("I've heard that PCGS is more popular") is nothing they use."""
+    low = span.lower()
+    return any(low in c.lower() and not hedged(c) for raw in _SENTENCE.split(user_text or "")
+               for c in _NEXT_I.split(raw))
+

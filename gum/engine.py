@@ -39,7 +39,7 @@ from .compose import (
     span_line,
 )
 from .confidence import Evidence, confidence
-from .disclosure import statements
+from .disclosure import said_as_fact, statements
 from .engagement import (
     INPUT_WINDOW,
     Engagement,
@@ -727,6 +727,9 @@ class Engine:
         # wrote is in that statement, said better.
         own = [*said, *([event] if event else []), *mail]
         proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
+        if reading.chat:
+            # In a chat, only what the user says as a fact: not what they ask, have heard of or will try.
+            proposals = [p for p in proposals if not p.span or said_as_fact(p.span, text)]
         for p in [*proposals, *([typed] if typed else []), *own]:
             act = self.decide(p, usage, actions)
             if act.kind in ("create", "revise", "attach"):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gum.disclosure import said_of, statements
+from gum.disclosure import said_as_fact, said_of, statements
 from gum.wellformed import problems
 
 
@@ -30,6 +30,7 @@ def test_a_chat_turn_gives_its_statements_and_leaves_out_questions_requests_thou
             "accomplished!\nI tried it out last Tuesday. I've been thinking about her a lot lately.")
     assert statements(turn, "Dana") == [
         "Dana is planning a long ride this weekend",  # the first clause: the rest is for the assistant
+        "Dana plans to go with the Abus lock",  # a decision on something named is a plan
         "Dana just finished their 5th project since starting painting classes",
     ]  # "I'm feeling accomplished": three words, a reaction; "it", "her": named before, not here
 
@@ -37,6 +38,17 @@ def test_a_chat_turn_gives_its_statements_and_leaves_out_questions_requests_thou
 def test_at_most_a_few_statements_come_from_one_observation():
     turn = ". ".join(f"I visited city number {n} last year" for n in range(12))
     assert len(statements(turn, "Dana")) == 8
+
+
+def test_a_decision_on_nothing_named_points_back_at_the_conversation():
+    assert statements("I think I'll make the purchase in the next few months. I think I'll start by "
+                      "decluttering the space.", "the user") == []
+
+
+def test_what_the_user_asks_about_has_heard_of_or_will_try_is_not_said_as_a_fact():
+    turn = ("I've heard that PCGS is more popular among error coin collectors. I'll consider NGC as well. "
+            "Is Heritage any good? I booked it through Expedia.")
+    assert [s for s in ("PCGS", "NGC", "Heritage", "Expedia") if said_as_fact(s, turn)] == ["Expedia"]
 
 
 def test_what_the_user_is_glad_to_have_done_is_what_they_did():

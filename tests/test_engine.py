@@ -317,6 +317,16 @@ def test_an_assistants_answer_is_not_read_as_the_users_words(store):
     assert [p.text for p in store.propositions()] == ["The user has three bikes"], "said by the user, said once"
 
 
+def test_in_a_chat_what_the_user_has_only_heard_of_or_will_try_is_nothing_they_use(store):
+    observe(store, "User: I've heard that PCGS is more popular among error coin collectors. I'll consider NGC "
+            "as well.\nAssistant: Both grade coins.\nUser: I booked it through Expedia.",
+            app="Chat", minute=1)
+    model = ScriptedModel([facts(("PCGS", "uses"), ("NGC", "uses"), ("Expedia", "uses"))])
+    Engine(store, model, user_name="the user", pack_most=1).run()
+    assert "The user uses Expedia" in {p.text for p in store.propositions()}
+    assert not any("PCGS" in p.text or "NGC" in p.text for p in store.propositions())
+
+
 def test_the_same_slots_seen_on_two_days_become_one_proposition_with_growing_evidence(store):
     for day in (2, 3):
         store.add_observation(Observation("screen", "QuickBooks Online - Sweet Crumb Bakery", app="Chrome",
