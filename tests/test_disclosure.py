@@ -62,8 +62,8 @@ def test_a_purpose_is_no_request_and_need_is_not_a_past_tense():
             "to help control the aphid population. I need to pay the outstanding balance by March 1st. "
             "Can you help me with the paperwork? I need help with party theme ideas.")
     assert statements(turn, "the user") == [
-        "The user has been thinking about introducing some beneficial insects to their garden, like ladybugs or "
-        "lacewings, to help control the aphid population",
+        ("The user has been thinking about introducing some beneficial insects to their garden, like ladybugs or "
+         "lacewings, to help control the aphid population"),
         "The user needs to pay the outstanding balance by March 1st",
     ]
 
