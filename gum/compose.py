@@ -364,6 +364,10 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, f"a web address ({span!r}) is a site {user} visits, not a thing {user} {relation}"
     if relation in _NEEDS_NAME and len(span.split()) == 1 and not _names_something(span, evidence, app):
         return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
+    if relation != "uses" and re.search(rf"(?im)^\s*{re.escape(span)}\s*:", evidence):
+        return None, f"{span!r} is a field's label ({span}: ...), not a thing {user} {relation}"
+    if relation == "works on" and not is_app and _MAIL_LIST.search(window):
+        return None, f"{span!r} is a line in a list of mails, someone else's subject, not a thing {user} works on"
     if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):
         return None, f"nothing in the evidence says {user} {relation} something"
     first, _, rest = span.partition(" ")
@@ -395,6 +399,10 @@ _BROWSERS = {"chrome", "chromium", "firefox", "safari", "edge", "brave", "opera"
 # Not documents: a mail's subject line, a conversation, a shell prompt.
 _MAIL_TITLE = re.compile(r"^(?:re|fwd?|aw|tr|sv)\s*:|\b(?:inbox|compose|new message|draft|drafts|sent mail)\b",
                          re.IGNORECASE)
+# A mail app's list of mails, not one mail: the subjects in it are what others sent.
+_MAIL_LIST = re.compile(r"^(?:inbox|junk(?: email)?|spam|all mail|archive|updates|promotions)\b|"
+                        r"[-–—|]\s*(?:inbox|junk(?: email)?|spam|all mail)\s*(?:[-–—|(]|$)|^(?:inbox|junk)$",
+                        re.IGNORECASE)
 _MAIL_APPS = {"gmail", "outlook", "thunderbird", "mail", "evolution", "geary", "fernmail", "protonmail", "fastmail"}
 _NOT_DOCUMENT_APPS = _MAIL_APPS | {
     "whatsapp", "slack", "discord", "signal", "telegram", "teams", "messages", "messenger", "element", "zoom", "xterm",

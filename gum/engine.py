@@ -222,10 +222,13 @@ def _only_read(r: Reading) -> bool:
     """The user looked at this screen and did nothing else there (measured: not a transcript). In a browser,
     following links and typing an address is reading too."""
     e = r.eng
-    if r.obs.observer != "screen" or not e.known:
+    if r.obs.observer != "screen" or r.chat:
         return False
     if is_browser(r.obs.app):
-        return e.keys < MIN_PAGE_KEYS and not acting_cue(r.obs)
+        # Unmeasured (a recorded transcript): a web page is read unless it shows the user acting on it.
+        return (e.keys < MIN_PAGE_KEYS or not e.known) and not acting_cue(r.obs)
+    if not e.known:
+        return False
     return not (e.keys or e.clicks or e.acted)
 
 
@@ -726,7 +729,11 @@ class Engine:
         # A thing the model found in a sentence the user said of themselves, an event of theirs or a mail they
         # wrote is in that statement, said better.
         own = [*said, *([event] if event else []), *mail]
-        proposals = [p for p in proposals if not (p.span and any(span_line(p.span, s.text) for s in own))]
+        # So is one in the document the user typed in ("Training plan" in "is working on Training plan (Half
+        # Marathon) in Strava"), but for the app they typed it in, the tool they use.
+        proposals = [p for p in proposals if not (p.span and (
+            any(span_line(p.span, s.text) for s in own)
+            or typed is not None and p.kind != "app" and span_line(p.span, typed.text)))]
         if reading.chat:
             # In a chat, only what the user says as a fact: not what they ask, have heard of or will try.
             proposals = [p for p in proposals if not p.span or said_as_fact(p.span, text)]

@@ -294,3 +294,19 @@ def test_what_the_user_only_read_they_read_about_rather_than_work_on():
 def test_a_signature_with_the_users_name_says_their_role_and_employer(text, want):
     made = compose_signature("Omar", text)
     assert (made.text if made else None) == want
+
+
+def test_a_fields_label_is_no_thing_the_user_works_on():
+    made, why = compose("Sam", "Rendered Track", "works on", "user", "Export Audio/Video\nRendered Track: Master",
+                        app="Ableton Live 12", window="Northern Lights - Ableton Live 12 Suite")
+    assert made is None and "label" in why
+
+
+def test_a_subject_in_a_list_of_mails_is_no_thing_the_user_works_on():
+    line = "Maplewood District News: School board elections - candidate filing opens March 20"
+    made, why = compose("Tom", "School board elections", "works on", "user", line, app="Gmail - Firefox",
+                        window="Inbox")
+    assert made is None and "list of mails" in why
+    made, _ = compose("Tom", "School board elections", "works on", "user", line, app="Gmail - Firefox",
+                      window="Re: School board elections - Gmail")
+    assert made is not None  # one mail, opened: it may be

@@ -588,3 +588,22 @@ def test_the_signature_of_a_mail_the_user_wrote_says_what_they_work_as_and_where
     assert {p.text for p in store.propositions()} == {
         "Omar corresponds with Helen Park about Churn analysis review",
         "Omar works as a data analyst at Northwind Logistics"}
+
+
+def test_a_web_page_in_a_recorded_transcript_is_read_unless_it_shows_the_user_acting(store):
+    # No input recorded around it: nothing says the user did anything on the page but read it.
+    store.add_observation(Observation("screen", "Feature engineering for churn models\nTenure buckets usually win.",
+                                      app="Firefox", window="Feature engineering for churn models - towardsdata.blog",
+                                      ts=datetime(2026, 5, 11, 10, 12, tzinfo=timezone.utc)))
+    Engine(store, ScriptedModel([fact("Feature engineering for churn models", "works on")]), user_name="Omar",
+           pack_most=1).run()
+    assert [p.text for p in store.propositions()] == ["Omar is reading about Feature engineering for churn models"]
+
+
+def test_what_the_model_finds_in_the_document_the_user_typed_in_is_said_once(store):
+    typed(store, "Training plan: Half Marathon - Strava", "Strava", keys=35,
+          text="Half marathon plan - week 6 of 12\nTraining plan\nToday: 8 km easy run")
+    Engine(store, ScriptedModel([facts(("Training plan", "works on"), ("Strava", "uses"))]), user_name="Omar",
+           pack_most=1).run()
+    assert {p.text for p in store.propositions()} == {"Omar uses Strava",
+                                                      "Omar is working on Training plan (Half Marathon) in Strava"}
