@@ -34,6 +34,12 @@ _APPLY = ("apply", "applied", "applying", "application", "interview", "candidate
           "hiring", "resume", "cv", "cover letter", "admission", "enrol", "enroll")
 _BOOK = ("book", "booked", "booking", "reservation", "reserved", "confirmed", "confirmation", "ticket", "tickets",
          "itinerary", "check-in", "rsvp", "appointment", "registered")
+# "is learning Gumdeskovi" (a terminal's user@host, read by OCR): learning shows on screen as a course, a lesson,
+# a tutorial or practice.
+_LEARN = ("learn", "learning", "course", "courses", "lesson", "lessons", "tutorial", "tutorials", "class", "classes",
+          "practice", "practise", "study", "studying", "beginner", "beginners", "exercise", "exercises", "module",
+          "quiz", "flashcards", "vocabulary", "grammar", "lecture", "training", "how to", "guide", "introduction",
+          "intro", "basics", "101", "duolingo", "lessons", "workshop", "certification", "bootcamp")
 _BUY = ("bought", "buy", "order", "ordered", "purchase", "purchased", "cart", "receipt", "paid", "checkout",
         "invoice", "got")
 
@@ -44,7 +50,7 @@ RELATIONS: dict[str, Relation] = {
     "writes": Relation("task", "{user} writes {what}", 5),
     "plans": Relation("plan", "{user} is planning {what}", 4),
     "interested in": Relation("interest", "{user} is interested in {what}", 7),
-    "is learning": Relation("interest", "{user} is learning {what}", 6),
+    "is learning": Relation("interest", "{user} is learning {what}", 6, cues=_LEARN),
     "likes": Relation("preference", "{user} likes {what}", 7),
     "does": Relation("interest", "{user} does {what}", 7),
     "owns": Relation("possession", "{user} owns {what}", 8),

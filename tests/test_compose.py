@@ -17,9 +17,15 @@ def test_every_relation_composes_a_well_formed_sentence_about_the_user():
         span = {"is learning": "Spanish", "uses": "QuickBooks Online", "works on": "Spring Fair Flyer",
                 "writes": "Spring Fair Flyer", "does": "Spring Fair Flyer"}.get(relation, "Sweet Crumb Bakery")
         made, why = compose("Grace", span, relation, "user",
-                            SCREEN + "\nbooked order application owner\nSpanish\nSpring Fair Flyer")
+                            SCREEN + "\nbooked order application owner\nSpanish lesson 4\nSpring Fair Flyer")
         assert made is not None, why
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
+
+
+def test_learning_shows_on_screen_as_a_course_a_lesson_or_practice():
+    made, why = compose("Tomas", "Gumdeskovi", "is learning", "user", "tomas@Gumdeskovi ~ $ ls\nnotes.md")
+    assert made is None and "nothing in the evidence" in why
+    assert compose("Tomas", "Spanish", "is learning", "user", "Duolingo - Spanish, unit 3")[0] is not None
 
 
 def test_the_span_must_be_in_the_evidence_word_for_word():

@@ -96,7 +96,7 @@ def test_a_rejected_proposition_is_not_inferred_again(store):
     observe(store, "Spotify: guitar lessons playlist", minute=1)
     engine(store, fact("guitar", "is learning")).run()
     store.reject(store.propositions()[0].id)
-    observe(store, "YouTube: guitar chords", minute=3)
+    observe(store, "YouTube: guitar chords lesson", minute=3)
     summary = engine(store, fact("guitar", "is learning")).run()
     assert summary.refused == 1 and store.propositions() == []
 
