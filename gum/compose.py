@@ -328,6 +328,8 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     span, why = best_span(what, user, evidence)
     if why:
         return None, why
+    if relation == "uses" and len(span.split()) > 1 and span.split()[-1].lower() in _VAGUE:
+        span = span.rsplit(" ", 1)[0]  # "uses Chatter Home": the app is Chatter, Home is its first page
     # The site the user is on counts as the app they are in (a browser is seldom what the user is about),
     # though one can book or buy on a site.
     in_app = bool(app) and _contains(words(app), words(span))

@@ -22,6 +22,12 @@ def test_every_relation_composes_a_well_formed_sentence_about_the_user():
         assert made.text.startswith("Grace ") and problems(made.text, "Grace") == [], made.text
 
 
+def test_an_apps_first_page_is_the_app():
+    made, _ = compose("Tomas", "Chatter Home", "uses", "user", "Chatter Home\n#general  #random", app="Chromium",
+                      window="Chatter Home - Chromium")
+    assert made.text == "Tomas uses Chatter"
+
+
 def test_learning_shows_on_screen_as_a_course_a_lesson_or_practice():
     made, why = compose("Tomas", "Gumdeskovi", "is learning", "user", "tomas@Gumdeskovi ~ $ ls\nnotes.md")
     assert made is None and "nothing in the evidence" in why
