@@ -600,7 +600,7 @@ def compose_correspondence(user: str, text: str, window: str, app: str, keys: in
 # A mail the user wrote ends with who they are: "Omar Haddad, Data Analyst, Northwind Logistics". Their role
 # and their employer, in their own words, which the model (asked for one thing) leaves for the mail app.
 
-_SIGNATURE = re.compile(r"^(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+(?P<role>[A-Za-z][\w&/' -]{1,40}?)"
+_SIGNATURE = re.compile(r"(?:^|(?<=[.!])\s+|\s+[-–—]\s*)(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+(?P<role>[A-Za-z][\w&/' -]{1,40}?)"
                         r"(?:,\s+(?P<org>[A-Z][\w&.' -]{1,50}?))?\s*$")
 _SMALL = {"of", "and", "for", "the", "at", "in", "&"}
 
@@ -628,7 +628,8 @@ def compose_signature(user: str, text: str) -> Composed | None:
     if not first or first.lower() == "the":
         return None  # "the user": no name to sign with
     for line in reversed(text.splitlines()):
-        m = _SIGNATURE.match(line.strip())
+        # The sign-off ends the mail, on a line of its own or after the last sentence.
+        m = _SIGNATURE.search(line.strip())
         if not m or m["name"].split()[0] != first:
             continue
         role = _role_words(m["role"])

@@ -205,6 +205,17 @@ def _other_kind(existing: Proposition, proposal: Proposal) -> bool:
     return bool(kind and proposal.kind and kind != proposal.kind and OWN_KINDS & {kind, proposal.kind})
 
 
+def _named(text: str, ignore: frozenset[str]) -> set[str]:
+    """The named things of a statement: its words with a capital (past the first) or a digit, lowercased, but
+    the user's name."""
+    out = set()
+    for i, w in enumerate(re.findall(r"[\w][\w.'-]*", text)):
+        w = w.strip(".'")
+        if (i and w[:1].isupper() or any(c.isdigit() for c in w)) and w.lower() not in ignore:
+            out.add(w.lower())
+    return out
+
+
 def _typed_on_screen(reading: Reading) -> bool:
     """Whether `reading` is a screen or window the user may have typed in, not a chat, with text, and not
     disowned: where a document or a mail of the user's is read from (their keys decide the rest)."""
@@ -585,6 +596,10 @@ class Engine:
         if relation == "identical" or best.edited or best.feedback == "confirmed":
             # The user's own words are not overwritten by the engine: new evidence attaches instead.
             return Action("attach", proposal, best.id, relation)
+        if _named(best.text, self._sim_ignore) - _named(proposal.text, self._sim_ignore):
+            # A version that leaves out a named thing of the old one (the Leica IIIa and the Nikon F of "has a
+            # few more cameras to add ...") says something else: both are kept.
+            return Action("create", proposal)
         if terms(proposal.text, self._sim_ignore) <= terms(best.text, self._sim_ignore):
             # Saying less is no refinement: "has tried using neem oil" after "has tried using neem oil to get
             # rid of aphids on their pepper plants" is evidence for it, not a new version that drops the aphids.

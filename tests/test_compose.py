@@ -299,6 +299,8 @@ def test_what_the_user_only_read_they_read_about_rather_than_work_on():
     ("Thanks,\nOmar Haddad, Data Analyst, Northwind Logistics", "Omar works as a data analyst at Northwind Logistics"),
     ("Best,\nOmar Haddad, Head of Analytics", "Omar works as head of analytics"),
     ("Omar Haddad, SRE, Datadog", "Omar works as an SRE at Datadog"),
+    ("Hi Helen, yes - I'll present on Thursday. Omar Haddad, Data Analyst, Northwind Logistics",
+     "Omar works as a data analyst at Northwind Logistics"),  # after the last sentence, on its line
     ("Omar, can you present the churn analysis on Thursday", None),  # a greeting, not a signature
     ("Helen Park, Head of Analytics, Northwind Logistics", None),  # someone else's
     ("Omar Haddad, see you there", None),  # a sentence, not a title

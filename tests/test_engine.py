@@ -607,3 +607,13 @@ def test_what_the_model_finds_in_the_document_the_user_typed_in_is_said_once(sto
            pack_most=1).run()
     assert {p.text for p in store.propositions()} == {"Omar uses Strava",
                                                       "Omar is working on Training plan (Half Marathon) in Strava"}
+
+
+def test_a_version_that_leaves_out_a_named_thing_is_another_statement_and_both_are_kept(store):
+    observe(store, "User: I've got a few more cameras to add to my collection, including a 1940s-era Leica IIIa "
+            "and a 1960s-era Nikon F.\nAssistant: Lovely.", app="Chat", minute=1)
+    observe(store, "User: I've been looking to add a few more cameras to my collection.\nAssistant: Nice.",
+            app="Chat", minute=2)
+    Engine(store, ScriptedModel(default=NOTHING), user_name="the user", pack_most=1).run()
+    texts = {p.text for p in store.propositions()}
+    assert any("Leica IIIa" in t for t in texts) and len(texts) == 2, texts
