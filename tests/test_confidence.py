@@ -129,4 +129,14 @@ def test_a_kind_of_proposition_the_model_gets_wrong_more_often_than_right_stays_
     twice, _ = confidence(Evidence(weights=[1.0, 1.5], apps=1, days=2, kind="project"))
     by_hand, _ = confidence(Evidence(weights=[1.0], apps=1, days=1))
     typed_in, _ = confidence(Evidence(weights=[1.5], apps=1, days=1, kind="document"))
-    assert (app, tool, project, twice, by_hand, typed_in) == (7, 6, 2, 5, 7, 7)
+    assert (app, tool, project, twice, by_hand, typed_in) == (7, 7, 4, 5, 7, 7)
+
+
+def test_the_app_on_screen_and_an_event_of_the_users_calendar_are_sure_even_from_a_glance():
+    from gum.confidence import Evidence, confidence
+
+    glance = [0.5]
+    assert confidence(Evidence(weights=glance, apps=1, days=1, kind="app"))[0] == 7
+    assert confidence(Evidence(weights=glance, apps=1, days=1, kind="event"))[0] == 7
+    assert confidence(Evidence(weights=glance, apps=1, days=1, kind="tool"))[0] == 4  # a thing named on screen
+    assert confidence(Evidence(weights=[0.0], apps=1, days=1, kind="app"))[0] < 7  # disowned: no support
