@@ -27,9 +27,10 @@ proposition of that run: 0.245 before the refit, about 0.12 after (in-sample: ch
 Refit again on the full eval after d040a99: once people, events, editions and greetings were refused
 as tools, the propositions at 4 (most of them "uses" a thing named on screen, at that cap) read true for 12
 of 17, so the cap is 6; a typed-in document ("is working on <document> in <tool>") read true for 13 of 14.
-Refit again on the full evals at ae6eed1 and 0b795f3 (124 and 117 propositions read; in-sample): "uses" a named tool read true 14
-of 16 at its cap of 6 over two runs (cap 7 now), the app on screen or an event of the user's calendar seen in
-a glance 9 of 9 at 4 (at least 7 now, KIND_FLOORS), every other relation 10 of 28 at 2 (cap 4 now).
+Refit again on the full evals at ae6eed1 and 0b795f3 (124 and 117 propositions read; in-sample): "uses" a
+named tool read true 14 of 16 at its cap of 6 (cap 7 now), the app on screen or an event of the user's
+calendar seen in a glance 9 of 9 at 4 (at least 7 now, KIND_FLOORS), every other relation 10 of 28 at 2 (cap
+4 now).
     result   = clamp(round(base + model), 1, 10), within the caps
 
 More support, or more engaged support, never lowers the result (monotone), and it stays within 1..10.
