@@ -374,6 +374,8 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
         return None, f"a lone common word ({span!r}) is a heading, not a thing {user} {relation}"
     if relation != "uses" and re.search(rf"(?im)^\s*{re.escape(span)}\s*:", evidence):
         return None, f"{span!r} is a field's label ({span}: ...), not a thing {user} {relation}"
+    if relation == "works on" and words(span) and words(span)[-1] in _PAGE_KINDS:
+        return None, f"{span!r} is a page of a site or an app (its {words(span)[-1]}), not a thing {user} works on"
     if relation == "works on" and not is_app and _MAIL_LIST.search(window):
         return None, f"{span!r} is a line in a list of mails, someone else's subject, not a thing {user} works on"
     if rel.cues and not any(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", evidence, re.IGNORECASE) for c in rel.cues):
@@ -407,6 +409,9 @@ _BROWSERS = {"chrome", "chromium", "firefox", "safari", "edge", "brave", "opera"
 # Not documents: a mail's subject line, a conversation, a shell prompt.
 _MAIL_TITLE = re.compile(r"^(?:re|fwd?|aw|tr|sv)\s*:|\b(?:inbox|compose|new message|draft|drafts|sent mail)\b",
                          re.IGNORECASE)
+# The page a site shows after or around an action: "Payment Confirmation", "Order checkout".
+_PAGE_KINDS = {"confirmation", "checkout", "receipt", "cart", "login", "signin", "signup", "preferences",
+               "dashboard", "overview", "settings", "homepage", "landing"}
 # A mail app's list of mails, not one mail: the subjects in it are what others sent.
 _MAIL_LIST = re.compile(r"^(?:inbox|junk(?: email)?|spam|all mail|archive|updates|promotions)\b|"
                         r"[-–—|]\s*(?:inbox|junk(?: email)?|spam|all mail)\s*(?:[-–—|(]|$)|^(?:inbox|junk)$",

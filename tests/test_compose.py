@@ -316,6 +316,12 @@ def test_a_fields_label_is_no_thing_the_user_works_on():
     assert made is None and "label" in why
 
 
+def test_a_sites_confirmation_page_is_no_thing_the_user_works_on():
+    made, why = compose("Grace", "Payment Confirmation", "works on", "user", "IRS Direct Pay\nPayment Confirmation",
+                        app="Chrome", window="Direct Pay - Payment Confirmation")
+    assert made is None and "page" in why
+
+
 def test_a_subject_in_a_list_of_mails_is_no_thing_the_user_works_on():
     line = "Maplewood District News: School board elections - candidate filing opens March 20"
     made, why = compose("Tom", "School board elections", "works on", "user", line, app="Gmail - Firefox",
