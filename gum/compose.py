@@ -328,7 +328,7 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     span, why = best_span(what, user, evidence)
     if why:
         return None, why
-    if relation == "uses" and len(span.split()) > 1 and span.split()[-1].lower() in _VAGUE:
+    if relation == "uses" and len(span.split()) > 1 and span.split()[-1].lower() in _FIRST_PAGES:
         span = span.rsplit(" ", 1)[0]  # "uses Chatter Home": the app is Chatter, Home is its first page
     # The site the user is on counts as the app they are in (a browser is seldom what the user is about),
     # though one can book or buy on a site.
@@ -409,6 +409,9 @@ _BROWSERS = {"chrome", "chromium", "firefox", "safari", "edge", "brave", "opera"
 # Not documents: a mail's subject line, a conversation, a shell prompt.
 _MAIL_TITLE = re.compile(r"^(?:re|fwd?|aw|tr|sv)\s*:|\b(?:inbox|compose|new message|draft|drafts|sent mail)\b",
                          re.IGNORECASE)
+# An app's or a site's first pages, named after it: "Chatter Home", "Square Dashboard" (not "Lincoln Middle
+# School": a school is no page).
+_FIRST_PAGES = {"home", "dashboard", "feed", "inbox", "overview", "explore", "discover", "start", "homepage"}
 # The page a site shows after or around an action: "Payment Confirmation", "Order checkout".
 _PAGE_KINDS = {"confirmation", "checkout", "receipt", "cart", "login", "signin", "signup", "preferences",
                "dashboard", "overview", "settings", "homepage", "landing"}

@@ -596,14 +596,16 @@ class Engine:
         if relation == "identical" or best.edited or best.feedback == "confirmed":
             # The user's own words are not overwritten by the engine: new evidence attaches instead.
             return Action("attach", proposal, best.id, relation)
-        if _named(best.text, self._sim_ignore) - _named(proposal.text, self._sim_ignore):
-            # A version that leaves out a named thing of the old one (the Leica IIIa and the Nikon F of "has a
-            # few more cameras to add ...") says something else: both are kept.
-            return Action("create", proposal)
         if terms(proposal.text, self._sim_ignore) <= terms(best.text, self._sim_ignore):
             # Saying less is no refinement: "has tried using neem oil" after "has tried using neem oil to get
             # rid of aphids on their pepper plants" is evidence for it, not a new version that drops the aphids.
             return Action("attach", proposal, best.id, relation)
+        old_names, new_names = _named(best.text, self._sim_ignore), _named(proposal.text, self._sim_ignore)
+        if old_names - new_names and not new_names - old_names:
+            # A version that leaves out a named thing of the old one and names nothing in its place (the Leica
+            # IIIa and the Nikon F of "has a few more cameras to add ...") says something else: both are kept.
+            # One that names another ("finished their 5th project" after "completed 4 projects") updates it.
+            return Action("create", proposal)
         return Action("revise", proposal, best.id, relation)
 
     # -- writing -----------------------------------------------------------------------------------

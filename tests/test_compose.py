@@ -26,6 +26,9 @@ def test_an_apps_first_page_is_the_app():
     made, _ = compose("Tomas", "Chatter Home", "uses", "user", "Chatter Home\n#general  #random", app="Chromium",
                       window="Chatter Home - Chromium")
     assert made.text == "Tomas uses Chatter"
+    made, _ = compose("Aisha", "Lincoln Middle School", "uses", "user", "Lincoln Middle School - 7th Grade Science",
+                      app="Chromium", window="Permission slip - Google Docs")
+    assert made is None  # a school, not a tool and not a page
 
 
 def test_learning_shows_on_screen_as_a_course_a_lesson_or_practice():
@@ -224,7 +227,10 @@ def test_the_site_a_browser_title_names_after_the_page_is_used_not_worked_on():
     assert made.text == "Priya is working on Intro to Bouldering"  # the page is what the user is on
     chat = "#platform-team | Fernway | Chatter - Chromium"
     made, _ = compose("Tomas", "Chatter", "interested in", "user", f"{chat}\nChatter", app="Chromium", window=chat)
-    assert made.text == "Tomas uses Chatter"  # from the live desk session: "is interested in Chatter"
+    assert made.text == "Tomas uses Chatter"
+    made, _ = compose("Aisha", "Lincoln Middle School", "uses", "user", "Lincoln Middle School - 7th Grade Science",
+                      app="Chromium", window="Permission slip - Google Docs")
+    assert made is None  # a school, not a tool and not a page  # from the live desk session: "is interested in Chatter"
     shop = "Checkout - Sakura Travel - Firefox"
     made, _ = compose("Ana", "Sakura Travel", "booked", "user", f"{shop}\nBooking confirmed", app="Firefox", window=shop)
     assert made.text == "Ana booked Sakura Travel"  # one books on a site

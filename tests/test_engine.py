@@ -617,3 +617,14 @@ def test_a_version_that_leaves_out_a_named_thing_is_another_statement_and_both_a
     Engine(store, ScriptedModel(default=NOTHING), user_name="the user", pack_most=1).run()
     texts = {p.text for p in store.propositions()}
     assert any("Leica IIIa" in t for t in texts) and len(texts) == 2, texts
+
+
+def test_a_version_that_names_another_number_updates_the_old_one(store):
+    observe(store, "User: I've completed 4 projects since starting painting classes.\nAssistant: Great.",
+            app="Chat", minute=1)
+    observe(store, "User: I just finished my 5th project since starting painting classes!\nAssistant: Wow.",
+            app="Chat", minute=2)
+    Engine(store, ScriptedModel(default=NOTHING), user_name="the user", pack_most=1).run()
+    assert [p.text for p in store.propositions()] == [
+        "The user just finished their 5th project since starting painting classes"]
+
