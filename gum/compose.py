@@ -198,6 +198,11 @@ def clean_span(raw: str) -> str:
     return span.strip(" \"'`“”‘’.,;:!?()")
 
 
+def as_said(span: str) -> str:
+    """The span as a statement about the user reads it: their "my bikes" is "their bikes"."""
+    return _MY.sub("their", span)
+
+
 def span_line(span: str, evidence: str) -> str | None:
     """The line of `evidence` that contains `span` word for word (a leading article may differ); None if none."""
     want = words(span)
@@ -390,7 +395,7 @@ def compose(user: str, what: str, relation: str, who: str, evidence: str,
     # (issue 12); it gets its own kind so that confidence can tell it from a tool merely mentioned.
     kind = "app" if relation == "uses" and is_app else rel.kind
     # The user's own "my bikes" is, said of them, "their bikes".
-    obj = _MY.sub("their", span)
+    obj = as_said(span)
     if rel.article:
         obj = _with_article(obj)
     text = rel.template.format(user=sentence_subject(user), what=obj)

@@ -30,6 +30,7 @@ from .compose import (
     MIN_PAGE_KEYS,
     RELATIONS,
     WHO,
+    as_said,
     compose,
     compose_correspondence,
     compose_document,
@@ -749,7 +750,7 @@ class Engine:
         # So is one in the document the user typed in ("Training plan" in "is working on Training plan (Half
         # Marathon) in Strava"), but for the app they typed it in, the tool they use.
         proposals = [p for p in proposals if not (p.span and (
-            any(span_line(p.span, s.text) for s in own)
+            any(span_line(as_said(p.span), s.text) for s in own)
             or typed is not None and p.kind != "app" and span_line(p.span, typed.text)))]
         if reading.chat:
             # In a chat, only what the user says as a fact: not what they ask, have heard of or will try.

@@ -628,3 +628,12 @@ def test_a_version_that_names_another_number_updates_the_old_one(store):
     assert [p.text for p in store.propositions()] == [
         "The user just finished their 5th project since starting painting classes"]
 
+
+def test_what_the_model_finds_in_a_sentence_the_user_said_of_themselves_is_said_once(store):
+    observe(store, "User: I've been experimenting with different citrus flavors in my cooking recently.\n"
+            "Assistant: Try yuzu.", app="Chat", minute=1)
+    model = ScriptedModel([fact("citrus flavors in my cooking recently", "works on")])
+    Engine(store, model, user_name="the user", pack_most=1).run()
+    assert [p.text for p in store.propositions()] == [
+        "The user has been experimenting with different citrus flavors in their cooking recently"]
+
