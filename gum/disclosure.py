@@ -174,4 +174,3 @@ def said_as_fact(span: str, user_text: str) -> bool:
     low = span.lower()
     return any(low in c.lower() and not hedged(c) for raw in _SENTENCE.split(user_text or "")
                for c in _NEXT_I.split(raw))
-

@@ -231,8 +231,9 @@ def _used_app(obs: Observation) -> str:
 
 
 def _only_read(r: Reading) -> bool:
-    """The user looked at this screen and did nothing else there (measured: not a transcript). In a browser,
-    following links and typing an address is reading too."""
+    """The user looked at this screen and did nothing else there. In a browser, following links and typing an
+    address is reading too, and so is a page nothing measured (a recorded transcript) unless it shows the user
+    acting; elsewhere an unmeasured screen may be work."""
     e = r.eng
     if r.obs.observer != "screen" or r.chat:
         return False
