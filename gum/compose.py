@@ -39,7 +39,7 @@ _BOOK = ("book", "booked", "booking", "reservation", "reserved", "confirmed", "c
 _LEARN = ("learn", "learning", "course", "courses", "lesson", "lessons", "tutorial", "tutorials", "class", "classes",
           "practice", "practise", "study", "studying", "beginner", "beginners", "exercise", "exercises", "module",
           "quiz", "flashcards", "vocabulary", "grammar", "lecture", "training", "how to", "guide", "introduction",
-          "intro", "basics", "101", "duolingo", "lessons", "workshop", "certification", "bootcamp")
+          "intro", "basics", "101", "duolingo", "workshop", "certification", "bootcamp")
 _BUY = ("bought", "buy", "order", "ordered", "purchase", "purchased", "cart", "receipt", "paid", "checkout",
         "invoice", "got")
 
@@ -613,8 +613,8 @@ def compose_correspondence(user: str, text: str, window: str, app: str, keys: in
 # A mail the user wrote ends with who they are: "Omar Haddad, Data Analyst, Northwind Logistics". Their role
 # and their employer, in their own words, which the model (asked for one thing) leaves for the mail app.
 
-_SIGNATURE = re.compile(r"(?:^|(?<=[.!])\s+|\s+[-–—]\s*)(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+(?P<role>[A-Za-z][\w&/' -]{1,40}?)"
-                        r"(?:,\s+(?P<org>[A-Z][\w&.' -]{1,50}?))?\s*$")
+_SIGNATURE = re.compile(r"(?:^|(?<=[.!])\s+|\s+[-–—]\s*)(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+"
+                        r"(?P<role>[A-Za-z][\w&/' -]{1,40}?)(?:,\s+(?P<org>[A-Z][\w&.' -]{1,50}?))?\s*$")
 _SMALL = {"of", "and", "for", "the", "at", "in", "&"}
 
 
@@ -636,7 +636,8 @@ def _role_words(role: str) -> str | None:
 
 def compose_signature(user: str, text: str) -> Composed | None:
     """"<user> works as <role> at <organization>" from the signature of a mail the user wrote (the caller knows
-    it is theirs), the line that starts with their name; None if no line signs it so."""
+    it is theirs): the end of a line, after its last sentence or alone, that starts with their name; None if
+    no line signs it so."""
     first = sentence_subject(user).split()[0] if user.strip() else ""
     if not first or first.lower() == "the":
         return None  # "the user": no name to sign with
