@@ -133,10 +133,8 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
         s = _LEAD.sub("", " ".join(raw.split())).strip()
         s = s[:1].upper() + s[1:] if s else s
         s = _GLAD.sub("", s)
-        if (m := _DECIDED.match(s)) and re.search(r"\b[A-Z][a-z]", s[m.end():]):
-            # Only a decision on something named: "to make the purchase", "to start by decluttering the space"
-            # point back at the conversation.
-            s = "I plan to " + s[m.end():]
+        if rest := _decided_on_something_named(s):
+            s = "I plan to " + rest
         if not s or s.endswith("?") or "?" in s or not _FIRST.match(s) or _NOT_A_FACT.match(s) or _ADDRESSED.search(s):
             continue
         s = re.sub(r"\bactually\s+", "", s)
@@ -158,13 +156,22 @@ def statements(user_text: str, user: str, most: int = MAX_STATEMENTS) -> list[st
     return out
 
 
+def _decided_on_something_named(sentence: str) -> str:
+    """What the user decided to do, when they decided it of something named ("I think I'll go with the Abus
+    SmartX lock" -> "go with the Abus SmartX lock"); "" otherwise ("I think I'll make the purchase" points back
+    at the conversation)."""
+    m = _DECIDED.match(sentence)
+    rest = sentence[m.end():] if m else ""
+    return rest if re.search(r"\b[A-Z][a-z]", rest) else ""
+
+
 def hedged(sentence: str) -> bool:
     """Whether a sentence of the user's says nothing as a fact: a question, something addressed to the other
     side, or what they only think, have heard, might do or will try ("I'll consider NGC as well")."""
     s = _LEAD.sub("", " ".join(sentence.split())).strip()
     s = s[:1].upper() + s[1:]
-    if _DECIDED.match(s):
-        return False  # a decision is a plan (see statements)
+    if _decided_on_something_named(s):
+        return False  # a plan (see statements)
     return "?" in s or bool(_NOT_A_FACT.match(s)) or bool(_ADDRESSED.search(s))
 
 

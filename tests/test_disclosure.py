@@ -49,6 +49,9 @@ def test_what_the_user_asks_about_has_heard_of_or_will_try_is_not_said_as_a_fact
     turn = ("I've heard that PCGS is more popular among error coin collectors. I'll consider NGC as well. "
             "Is Heritage any good? I booked it through Expedia.")
     assert [s for s in ("PCGS", "NGC", "Heritage", "Expedia") if said_as_fact(s, turn)] == ["Expedia"]
+    # a decision: on something named it is a plan, on nothing named it points back at the conversation
+    assert said_as_fact("Abus SmartX", "I think I'll go with the Abus SmartX lock.")
+    assert not said_as_fact("the purchase", "I think I'll make the purchase in the next few months.")
 
 
 def test_what_the_user_is_glad_to_have_done_is_what_they_did():
